@@ -1,0 +1,145 @@
+"""The generated project is green on its first commit: after the steps copier prints, every
+make target CI runs passes, with the real lock tool, pip-audit, Bandit and build backend.
+
+pip-audit talks to a local OSV server (tests/osv_server.py) that serves real advisories,
+through pip-audit's own PIP_AUDIT_* variables, as it would talk to an organisation's mirror.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run
+from tests.variants import LOCK_VARIANTS, Variant, adapt_for_this_machine
+
+pytestmark = pytest.mark.slow
+
+
+def make(project: Path, env: dict[str, str], *targets: str, check: bool = True):
+    return run(["make", "--no-print-directory", *targets], project, env, check=check)
+
+
+def git(project: Path, env: dict[str, str], *args: str):
+    return run(["git", *args], project, env)
+
+
+@pytest.fixture
+def locked(request, render, fresh_copy, project_env) -> Path:
+    """A freshly generated project after `git init` and `make lock`."""
+    variant: Variant = request.param
+    project = fresh_copy(render(**variant.answers))
+    adapt_for_this_machine(project, variant)
+    git(project, project_env, "init", "-q")
+    make(project, project_env, "lock")
+    return project
+
+
+def lock_variants():
+    return pytest.mark.parametrize("locked", LOCK_VARIANTS, ids=lambda v: v.id, indirect=True)
+
+
+def add_dependency(project: Path, requirement: str) -> None:
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    text = re.sub(r"^dependencies = \[\]$", f'dependencies = ["{requirement}"]', text, flags=re.M)
+    assert requirement in text
+    pyproject.write_text(text)
+
+
+@lock_variants()
+def test_every_ci_target_passes_on_the_first_commit(locked, project_env) -> None:
+    project = locked
+    git(project, project_env, "add", "-A")
+    git(project, project_env, "commit", "-q", "-m", "first commit")
+    make(project, project_env, "install")
+    checked = make(project, project_env, "check")
+    assert "passed" in checked.stdout
+    assert "No known vulnerabilities found" in checked.stdout + checked.stderr
+    # The pre-commit hooks are the same targets, run by the real pre-commit.
+    run([".tools/bin/pre-commit", "run", "--all-files"], project, project_env)
+    # CI's release job: the tag must match the version, and the build must work.
+    make(project, {**project_env, "TAG": "v0.1.0"}, "release-check")
+    assert make(project, {**project_env, "TAG": "v9.9.9"}, "release-check", check=False).returncode
+    make(project, project_env, "build")
+    dist = sorted(p.name for p in (project / "dist").iterdir())
+    assert len(dist) == 2 and dist[0].endswith(".whl") and dist[1].endswith(".tar.gz")
+    # Nothing the checks did left the tree dirty (no stray files to commit).
+    status = git(project, project_env, "status", "--porcelain").stdout
+    assert status == "", status
+
+
+@lock_variants()
+def test_the_lock_pins_every_dependency_with_hashes(locked) -> None:
+    text = "".join(p.read_text() for p in locked.glob("*.lock")) + "".join(
+        p.read_text() for p in locked.glob("requirements/*.txt")
+    )
+    assert "sha256:" in text
+    assert "pytest" in text
+
+
+@lock_variants()
+def test_builds_are_reproducible(locked, project_env) -> None:
+    git(locked, project_env, "add", "-A")
+    git(locked, project_env, "commit", "-q", "-m", "first commit")
+
+    def digests() -> dict[str, str]:
+        make(locked, project_env, "build")
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (locked / "dist").iterdir()}
+
+    assert digests() == digests()
+
+
+@lock_variants()
+def test_a_stale_lock_fails_with_the_command_to_run(locked, project_env) -> None:
+    add_dependency(locked, "six>=1.16")
+    result = make(locked, project_env, "lock-check", check=False)
+    assert result.returncode != 0
+    assert "Run 'make lock'" in result.stderr
+
+
+@lock_variants()
+def test_a_known_vulnerability_fails_security(locked, project_env) -> None:
+    add_dependency(locked, "jinja2==2.10")
+    make(locked, project_env, "lock")
+    result = make(locked, project_env, "security", check=False)
+    assert result.returncode != 0
+    assert "PYSEC-2019-217" in result.stdout
+
+
+def write_exceptions(project: Path, expires: datetime.date) -> None:
+    entries = "".join(
+        f'[[exception]]\nid = "{vuln}"\nreason = "Test: templates are trusted"\nexpires = {expires}\n\n'
+        for vuln in ("PYSEC-2019-217", "PYSEC-2021-66")  # jinja2 2.10 has both
+    )
+    (project / "audit-exceptions.toml").write_text(entries)
+
+
+@lock_variants()
+def test_a_reviewed_exception_passes_until_it_expires(locked, project_env) -> None:
+    add_dependency(locked, "jinja2==2.10")
+    make(locked, project_env, "lock")
+    today = datetime.date.today()
+
+    write_exceptions(locked, today + datetime.timedelta(days=30))
+    accepted = make(locked, project_env, "audit")
+    assert "Accepted until" in accepted.stdout
+
+    write_exceptions(locked, today)
+    expired = make(locked, project_env, "audit", check=False)
+    assert expired.returncode != 0
+    assert "PYSEC-2019-217" in expired.stderr and "expired" in expired.stderr
+
+
+@lock_variants()
+def test_an_exception_without_a_reason_is_refused(locked, project_env) -> None:
+    (locked / "audit-exceptions.toml").write_text(
+        '[[exception]]\nid = "PYSEC-2019-217"\nexpires = 2099-01-01\n'
+    )
+    result = make(locked, project_env, "audit", check=False)
+    assert result.returncode != 0
+    assert "lacks reason" in result.stderr
