@@ -15,13 +15,30 @@ class Variant:
 
 LOCK_VARIANTS = [
     Variant("uv", {"lock_tool": "uv"}),
+    Variant("pdm", {"lock_tool": "pdm"}),
+    Variant("poetry", {"lock_tool": "poetry"}),
+    Variant("pip-tools", {"lock_tool": "pip-tools"}),
 ]
 
 VARIANTS = [
-    Variant("uv-github"),
+    *LOCK_VARIANTS,
+    Variant("uv-renovate", {"dependency_bot": "renovate"}),
 ]
+
+# Poetry resolves through PyPI's JSON API, which this test machine cannot reach; the
+# simple index can. Users reach the JSON API, so this never ships.
+POETRY_SIMPLE_INDEX = """
+[[tool.poetry.source]]
+name = "pypi-simple"
+url = "https://pypi.org/simple/"
+priority = "primary"
+"""
 
 
 def adapt_for_this_machine(project: Path, variant: Variant) -> None:
-    """Accommodations this test machine needs and users do not; applied to the test's copy
-    only, never shipped. See ../shared/reference/environment.md."""
+    """Accommodations this test machine needs and users do not, applied to the test's copy
+    only (see ../shared/reference/environment.md). PDM's `hishel<2` is not one of them: it
+    is a real incompatibility of PDM 2.29, so the shipped toolchain lock carries it."""
+    if variant.answers.get("lock_tool") == "poetry":
+        pyproject = project / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text() + POETRY_SIMPLE_INDEX)
