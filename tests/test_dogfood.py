@@ -1,0 +1,64 @@
+"""The template repository meets the bar it sets: a locked dev environment, SHA-pinned
+actions from the same table, zizmor-clean CI, fresh toolchain locks and a current Python
+table."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, run
+from tests.test_single_source import ACTIONS, PYTHON, USES, supported
+
+BIN = f"{sys.prefix}/bin"
+
+
+def test_the_repository_workflows_are_zizmor_clean(env) -> None:
+    result = run([f"{BIN}/zizmor", "--offline", "--persona=pedantic", ".github"], ROOT, env,
+                 check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout
+
+
+def test_the_repository_workflows_use_the_pinned_actions_table() -> None:
+    for path in (ROOT / ".github" / "workflows").glob("*.yml"):
+        for match in USES.finditer(path.read_text()):
+            name, _, sha = match["ref"].partition("@")
+            assert ACTIONS[name]["sha"] == sha, f"{path.name}: {name}"
+
+
+def test_the_repository_bot_configuration_is_valid(env) -> None:
+    run([f"{BIN}/check-jsonschema", "--builtin-schema", "vendor.renovate", "renovate.json"],
+        ROOT, env)
+
+
+def test_the_development_environment_is_locked(env) -> None:
+    run([sys.executable, "-m", "uv", "lock", "--check"], ROOT, env)
+
+
+def test_no_supported_python_has_reached_its_end_of_life_today() -> None:
+    # Fails on the day a release in the table reaches its end of life: update python.yml
+    # (and its `reviewed` date), then release the template.
+    today = datetime.date.today().isoformat()
+    assert PYTHON["reviewed"] <= today
+    late = [
+        r["version"] for r in PYTHON["releases"]
+        if r["version"] in supported() and r["end_of_life"] <= today
+    ]
+    assert late == [], f"end of life reached: {late}; update extensions/data/python.yml"
+
+
+@pytest.mark.slow
+def test_the_toolchain_locks_match_the_tool_table(env) -> None:
+    run([sys.executable, "scripts/lock_toolchains.py", "--check"], ROOT, env)
+
+
+def test_every_toolchain_lock_exists_for_every_lock_tool() -> None:
+    tools = yaml.safe_load((ROOT / "extensions" / "data" / "tools.yml").read_text())
+    for name in [*tools["lock_tools"], "publish"]:
+        text = (ROOT / "extensions" / "locks" / f"{name}.txt").read_text()
+        assert re.search(r"^[a-z0-9-]+==", text, re.M), name
