@@ -143,3 +143,25 @@ def test_an_exception_without_a_reason_is_refused(locked, project_env) -> None:
     result = make(locked, project_env, "audit", check=False)
     assert result.returncode != 0
     assert "lacks reason" in result.stderr
+
+
+@lock_variants()
+def test_make_test_from_scratch_survives_strict_warnings(locked, project_env) -> None:
+    # A CI that sets PYTHONWARNINGS for the whole job, before anything is installed: the
+    # toolchain and the lock tool run isolated (python -I), only the tests see the setting.
+    for leftover in (".tools", ".venv"):
+        run(["rm", "-rf", leftover], locked, project_env)
+    strict = {**project_env, "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning"}
+    make(locked, strict, "test")
+
+
+@lock_variants()
+def test_a_deprecation_warning_fails_the_tests(locked, project_env) -> None:
+    (locked / "tests" / "test_deprecated.py").write_text(
+        "import warnings\n\n\n"
+        "def test_uses_a_deprecated_api() -> None:\n"
+        "    warnings.warn('old API', DeprecationWarning, stacklevel=1)\n"
+    )
+    result = make(locked, project_env, "test", check=False)
+    assert result.returncode != 0
+    assert "DeprecationWarning: old API" in result.stdout

@@ -54,6 +54,22 @@ def test_workflows_match_the_github_schema(project, env) -> None:
          *map(str, workflows)], project, env)
 
 
+def test_gitlab_ci_matches_the_gitlab_schema(project, env) -> None:
+    pipeline = project / ".gitlab-ci.yml"
+    if not pipeline.exists():
+        pytest.skip("not a GitLab project")
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline)],
+        project, env)
+
+
+def test_cloud_build_matches_the_cloudbuild_schema(project, env) -> None:
+    config = project / "cloudbuild.yaml"
+    if not config.exists():
+        pytest.skip("not published by Google Cloud Build")
+    run([tool("check-jsonschema"), "--builtin-schema", "vendor.cloudbuild", str(config)],
+        project, env)
+
+
 def test_dependency_bot_configuration_matches_its_schema(project, env) -> None:
     dependabot = project / ".github" / "dependabot.yml"
     renovate = project / "renovate.json"

@@ -6,6 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+GOOGLE = {
+    "publisher": "google-cloud-build",
+    "gcp_project_id": "acme-releases",
+    "gcp_service_account": "pypi-publisher@acme-releases.iam.gserviceaccount.com",
+}
+ACTIVESTATE = {
+    "publisher": "activestate",
+    "activestate_organization": "acme-org",
+    "activestate_project": "acme-widgets",
+    "activestate_actor": "acme-release-bot",
+}
+GITLAB = {"repository_host": "gitlab", "repository_owner": "acme/python"}
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -20,9 +33,21 @@ LOCK_VARIANTS = [
     Variant("pip-tools", {"lock_tool": "pip-tools"}),
 ]
 
+# Every valid repository host x publisher pair.
+PUBLISHER_VARIANTS = [
+    Variant("github+github-actions", {"publisher": "github-actions"}),
+    Variant("github+google-cloud-build", GOOGLE),
+    Variant("github+activestate", ACTIVESTATE),
+    Variant("gitlab+gitlab-ci", {**GITLAB, "publisher": "gitlab-ci"}),
+    Variant("gitlab+google-cloud-build", {**GITLAB, **GOOGLE}),
+    Variant("gitlab+activestate", {**GITLAB, **ACTIVESTATE}),
+]
+
 VARIANTS = [
     *LOCK_VARIANTS,
+    *PUBLISHER_VARIANTS[1:],
     Variant("uv-renovate", {"dependency_bot": "renovate"}),
+    Variant("gitlab+gitlab-ci+pip-tools", {**GITLAB, "lock_tool": "pip-tools"}),
 ]
 
 # Poetry resolves through PyPI's JSON API, which this test machine cannot reach; the

@@ -1,0 +1,104 @@
+"""The generated CI runs for real: every plain shell job of .gitlab-ci.yml, and every `run:`
+step of the GitHub workflows, executed line by line in a fresh clone of the project's first
+commit, as the CI runner would. Jobs that need an OIDC identity (attest, publish) cannot
+run off their platform; their make targets are checked with `make -n` and their tools are
+installed for real."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import run
+from tests.variants import GITLAB, Variant, adapt_for_this_machine
+
+pytestmark = pytest.mark.slow
+
+TAG = "v0.1.0"
+
+
+def first_commit(project: Path, variant: Variant, env: dict[str, str]) -> Path:
+    """The maintainer's first commit: the generated project, locked."""
+    adapt_for_this_machine(project, variant)
+    run(["git", "init", "-q"], project, env)
+    run(["make", "--no-print-directory", "lock"], project, env)
+    run(["git", "add", "-A"], project, env)
+    run(["git", "commit", "-q", "-m", "first commit"], project, env)
+    return project
+
+
+def fresh_checkout(repository: Path, name: str, env: dict[str, str]) -> Path:
+    clone = repository.parent / "jobs" / name
+    run(["git", "clone", "-q", str(repository), str(clone)], repository.parent, env)
+    return clone
+
+
+def run_lines(lines: list[str], cwd: Path, env: dict[str, str], name: str) -> None:
+    script = "set -e\n" + "\n".join(lines)
+    result = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
+                            text=True, timeout=900, check=False)
+    assert result.returncode == 0, (
+        f"job {name} failed\n--- stdout\n{result.stdout[-5000:]}\n--- stderr\n{result.stderr[-5000:]}"
+    )
+
+
+GITLAB_VARIANTS = [
+    Variant(f"gitlab-{tool}", {**GITLAB, "lock_tool": tool})
+    for tool in ("uv", "pdm", "poetry", "pip-tools")
+]
+
+
+@pytest.mark.parametrize("variant", GITLAB_VARIANTS, ids=lambda v: v.id)
+def test_every_plain_gitlab_job_passes(variant, render, fresh_copy, project_env) -> None:
+    repository = first_commit(fresh_copy(render(**variant.answers)), variant, project_env)
+    pipeline = yaml.safe_load((repository / ".gitlab-ci.yml").read_text())
+    variables = pipeline["variables"]
+    jobs = {
+        name: job for name, job in pipeline.items()
+        if isinstance(job, dict) and "script" in job
+    }
+    plain = {name: job for name, job in jobs.items() if "id_tokens" not in job}
+    assert set(plain) == {"lock", "test", "lint", "security", "build"}
+    assert {name for name in jobs if name not in plain} == {"attest", "publish"}
+    for name, job in plain.items():
+        env = {**project_env, **variables, **job.get("variables", {})}
+        if "parallel" in job:  # the matrix's first Python: the one this machine has
+            env.update({k: v[0] for k, v in job["parallel"]["matrix"][0].items()})
+        env = {k: v.replace("$CI_COMMIT_TAG", TAG) for k, v in env.items()}
+        lines = job.get("before_script", pipeline["default"]["before_script"]) + job["script"]
+        run_lines(lines, fresh_checkout(repository, name, project_env), env, name)
+    # The OIDC jobs: their targets exist and their hash-locked tools install.
+    for name in ("attest", "publish"):
+        clone = fresh_checkout(repository, name, project_env)
+        run(["make", "-n", *jobs[name]["script"][0].split()[1:]], clone, project_env)
+        run(["make", "--no-print-directory", ".publish/.installed"], clone, project_env)
+
+
+def workflow_steps(workflow: dict, job: str) -> list[dict]:
+    return [step for step in workflow["jobs"][job]["steps"] if "run" in step]
+
+
+@pytest.mark.parametrize("lock_tool", ["uv", "pip-tools"])
+def test_every_github_run_step_passes(lock_tool, render, fresh_copy, project_env) -> None:
+    variant = Variant(f"github-{lock_tool}", {"lock_tool": lock_tool})
+    repository = first_commit(fresh_copy(render(**variant.answers)), variant, project_env)
+    workflows = {
+        path.stem: yaml.safe_load(path.read_text())
+        for path in (repository / ".github" / "workflows").glob("*.yml")
+    }
+    jobs = [("ci", job) for job in workflows["ci"]["jobs"]] + [("release", "build")]
+    for workflow, job in jobs:
+        steps = workflow_steps(workflows[workflow], job)
+        assert steps, f"{workflow}/{job} runs nothing"
+        checkout = fresh_checkout(repository, f"{workflow}-{job}", project_env)
+        for step in steps:  # each step in its own shell, with its own env, as on GitHub
+            env = {
+                **project_env,
+                **{k: re.sub(r"\$\{\{ github.ref_name \}\}", TAG, str(v))
+                   for k, v in step.get("env", {}).items()},
+            }
+            run_lines([step["run"]], checkout, env, f"{workflow}/{job}: {step['name']}")
