@@ -56,6 +56,7 @@ BAD_ANSWERS = [
      "gcp_service_account", "is a default service account"),
     ({"publisher": "google-cloud-build", "gcp_service_account": "me@gmail.com"},
      "gcp_service_account", "not a user-managed service account"),
+    ({"vulnerability_scanner": "snyk"}, "vulnerability_scanner", "is not in"),
     ({"publisher": "activestate", "activestate_actor": "-me"}, "activestate_actor",
      "not a valid ActiveState name"),
 ]

@@ -8,6 +8,7 @@ through pip-audit's own PIP_AUDIT_* variables, as it would talk to an organisati
 from __future__ import annotations
 
 import datetime
+import json
 import hashlib
 import re
 from pathlib import Path
@@ -165,3 +166,30 @@ def test_a_deprecation_warning_fails_the_tests(locked, project_env) -> None:
     result = make(locked, project_env, "test", check=False)
     assert result.returncode != 0
     assert "DeprecationWarning: old API" in result.stdout
+
+
+@lock_variants()
+def test_the_sbom_lists_the_locked_environment_with_licences(locked, project_env) -> None:
+    add_dependency(locked, "jinja2==2.10")
+    make(locked, project_env, "lock")
+    make(locked, project_env, "sbom")
+    sbom = json.loads((locked / ".audit" / "sbom.cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert sbom["metadata"]["component"]["name"].lower().replace("-", "_") == "my_project"
+    components = {c["name"].lower(): c for c in sbom["components"]}
+    assert components["jinja2"]["purl"] == "pkg:pypi/jinja2@2.10"
+    assert components["jinja2"]["licenses"]
+    assert "pytest" in components  # the whole locked environment, development tools too
+
+
+@lock_variants()
+def test_a_dependency_under_a_licence_the_policy_refuses_fails_security(locked, project_env):
+    add_dependency(locked, "unidecode>=1.3")  # GPL-2.0-or-later
+    make(locked, project_env, "lock")
+    refused = make(locked, project_env, "licenses", check=False)
+    assert refused.returncode != 0
+    assert "Unidecode" in refused.stderr and "is not allowed" in refused.stderr
+    with (locked / "license-policy.toml").open("a") as policy:
+        policy.write('\n[[exception]]\npackage = "unidecode"\nreason = "Test: accepted"\n')
+    accepted = make(locked, project_env, "licenses")
+    assert "Accepted by exception: Unidecode" in accepted.stdout

@@ -27,11 +27,13 @@ DEFAULT_FILES = {
     "RELEASING.md",
     "SECURITY.md",
     "audit-exceptions.toml",
+    "license-policy.toml",
     "pyproject.toml",
     "src/my_project/__init__.py",
     "src/my_project/py.typed",
     "tests/test_my_project.py",
     "tools/audit.py",
+    "tools/licenses.py",
     "tools/toolchain.txt",
 }
 

@@ -47,6 +47,8 @@ VARIANTS = [
     *LOCK_VARIANTS,
     *PUBLISHER_VARIANTS[1:],
     Variant("uv-renovate", {"dependency_bot": "renovate"}),
+    Variant("github+grype", {"vulnerability_scanner": "grype"}),
+    Variant("gitlab+trivy", {**GITLAB, "vulnerability_scanner": "trivy", "lock_tool": "poetry"}),
     Variant("gitlab+gitlab-ci+pip-tools", {**GITLAB, "lock_tool": "pip-tools"}),
 ]
 
