@@ -7,13 +7,14 @@ from __future__ import annotations
 import filecmp
 import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import SAMPLE_ANSWERS, copier_copy, run, snapshot_template
+from tests.conftest import ROOT, SAMPLE_ANSWERS, copier_copy, run, snapshot_template
 from tests.template_versions import AHEAD_CHECKOUT, NEW_CHECKOUT, OLD_CHECKOUT, release
 
 COPIER = [sys.executable, "-m", "copier"]
@@ -362,3 +363,46 @@ def test_after_switching_lock_tools_the_printed_steps_remove_the_old_lock(
     assert not (project / "uv.lock").exists() and (project / "pdm.lock").exists()
     shutil.rmtree(project / ".venv")
     run(["make", "--no-print-directory", "install", "test"], project, project_env)
+
+
+# the real previous release -------------------------------------------------------------------
+def previous_release() -> str | None:
+    tags = subprocess.run(
+        ["git", "tag", "--list", "v*", "--sort=-v:refname", "--merged", "HEAD"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    ).stdout.split()
+    return tags[0] if tags else None
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory, env) -> tuple[Path, str]:
+    """This repository's latest release tag, then the working tree as the next release."""
+    tag = previous_release()
+    if tag is None:
+        pytest.skip("this clone has no release tag to update from")
+    root = tmp_path_factory.mktemp("releases")
+    archive = subprocess.run(["git", "archive", tag], cwd=ROOT, capture_output=True,
+                             check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    run(["git", "init", "-q"], root, env)
+    commit(root, env, f"Template {tag}")
+    run(["git", "tag", tag], root, env)
+    current = snapshot_template(tmp_path_factory.mktemp("current"), env)
+    run(["git", "rm", "-q", "-r", "."], root, env)
+    shutil.copytree(current, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+    commit(root, env, "Template, this working tree")
+    run(["git", "tag", "v999.0.0"], root, env)
+    return root, tag
+
+
+def test_a_project_from_the_previous_release_updates_to_this_one(releases, env, tmp_path):
+    root, tag = releases
+    project = generate(root, tmp_path / "project", env, tag=tag)
+    update(project, env)
+    assert_clean_merge(project, env)
+    assert answers(project)["_commit"] == "v999.0.0"
+    assert (project / "license-policy.toml").exists(), "a file the tools need arrives"
+    fresh = tmp_path / "fresh" / "project"
+    copier_copy(root, fresh, SAMPLE_ANSWERS, env, vcs_ref="v999.0.0")
+    owned = {"README.md", "CHANGELOG.md"}  # rendered once, by design
+    assert set(files(project)) - owned == set(files(fresh)) - owned

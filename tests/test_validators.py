@@ -101,6 +101,12 @@ def test_pre_commit_configuration_is_valid(project, env) -> None:
     run([tool("pre-commit"), "validate-config", ".pre-commit-config.yaml"], project, env)
 
 
+def test_ruff_passes_on_the_generated_code(project, env) -> None:
+    # The project's own `make lint` runs its locked ruff; this is the fast early warning.
+    run([tool("ruff"), "check", "--no-cache", "."], project, env)
+    run([tool("ruff"), "format", "--no-cache", "--check", "."], project, env)
+
+
 def test_bandit_finds_nothing_in_the_code(project, env) -> None:
     run([tool("bandit"), "-c", "pyproject.toml", "-r", "src", "tests", "--quiet"], project, env)
 

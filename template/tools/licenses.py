@@ -47,7 +47,7 @@ CLASSIFIERS = {
     "Zero-Clause BSD (0BSD)": ["0BSD"],
     "zlib/libpng License": ["Zlib"],
 }
-TOKEN = re.compile(r"\(|\)|[A-Za-z0-9.+:-]+")
+SYMBOL = re.compile(r"\(|\)|[A-Za-z0-9.+:-]+")
 
 
 def canonical(name: str) -> str:
@@ -56,13 +56,13 @@ def canonical(name: str) -> str:
 
 def satisfied(expression: str, allowed: set[str]) -> bool:
     """Evaluate an SPDX expression: OR needs one allowed side, AND needs all."""
-    tokens = TOKEN.findall(expression)
+    symbols = SYMBOL.findall(expression)
     position = 0
 
     def parse_or() -> bool:
         nonlocal position
         result = parse_and()
-        while position < len(tokens) and tokens[position].upper() == "OR":
+        while position < len(symbols) and symbols[position].upper() == "OR":
             position += 1
             result = parse_and() or result
         return result
@@ -70,23 +70,23 @@ def satisfied(expression: str, allowed: set[str]) -> bool:
     def parse_and() -> bool:
         nonlocal position
         result = parse_term()
-        while position < len(tokens) and tokens[position].upper() == "AND":
+        while position < len(symbols) and symbols[position].upper() == "AND":
             position += 1
             result = parse_term() and result
         return result
 
     def parse_term() -> bool:
         nonlocal position
-        if position >= len(tokens):
+        if position >= len(symbols):
             return False
-        token = tokens[position]
+        symbol = symbols[position]
         position += 1
-        if token == "(":
+        if symbol == "(":
             result = parse_or()
             position += 1  # ")"
         else:
-            result = token.removesuffix("+").lower() in allowed
-        if position < len(tokens) and tokens[position].upper() == "WITH":
+            result = symbol.removesuffix("+").lower() in allowed
+        if position < len(symbols) and symbols[position].upper() == "WITH":
             position += 2  # an exception (e.g. LLVM-exception) only ever grants more
         return result
 
