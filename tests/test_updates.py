@@ -368,7 +368,8 @@ def test_after_switching_lock_tools_the_printed_steps_remove_the_old_lock(
 # the real previous release -------------------------------------------------------------------
 def previous_release() -> str | None:
     tags = subprocess.run(
-        ["git", "tag", "--list", "v*", "--sort=-v:refname", "--merged", "HEAD"],
+        ["git", "tag", "--list", "v*", "--sort=-v:refname", "--merged", "HEAD",
+         "--no-contains", "HEAD"],
         cwd=ROOT, capture_output=True, text=True, check=False,
     ).stdout.split()
     return tags[0] if tags else None

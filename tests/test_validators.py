@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import run
-from tests.variants import VARIANTS
+from tests.variants import VARIANTS, Variant
 
 BIN = Path(sys.executable).parent
 
@@ -24,15 +24,28 @@ def tool(name: str) -> str:
     return path
 
 
+def on(host: str) -> list[Variant]:
+    return [v for v in VARIANTS if v.answers.get("repository_host", "github") == host]
+
+
+def with_answer(question: str, *values: str, default: str) -> list[Variant]:
+    return [v for v in VARIANTS if v.answers.get(question, default) in values]
+
+
+def rendered(variants: list[Variant]):
+    """Parametrize a test over these variants; the test gets the rendered project."""
+    return pytest.mark.parametrize("variant", variants, ids=lambda v: v.id)
+
+
 @pytest.fixture(params=VARIANTS, ids=lambda v: v.id)
 def project(request, render) -> Path:
     return render(**request.param.answers)
 
 
-def test_zizmor_pedantic_finds_nothing(project, env) -> None:
+@rendered(on("github"))
+def test_zizmor_pedantic_finds_nothing(variant, render, env) -> None:
+    project = render(**variant.answers)
     workflows = project / ".github"
-    if not workflows.exists():
-        pytest.skip("no GitHub workflows in this variant")
     # No configuration and no ignore comments: the findings count is the real one.
     assert not list(project.rglob("zizmor.y*ml"))
     for path in workflows.rglob("*.yml"):
@@ -46,28 +59,26 @@ def test_zizmor_pedantic_finds_nothing(project, env) -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_workflows_match_the_github_schema(project, env) -> None:
+@rendered(on("github"))
+def test_workflows_match_the_github_schema(variant, render, env) -> None:
+    project = render(**variant.answers)
     workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
-    if not workflows:
-        pytest.skip("no GitHub workflows in this variant")
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
          *map(str, workflows)], project, env)
 
 
-def test_gitlab_ci_matches_the_gitlab_schema(project, env) -> None:
-    pipeline = project / ".gitlab-ci.yml"
-    if not pipeline.exists():
-        pytest.skip("not a GitLab project")
+@rendered(on("gitlab"))
+def test_gitlab_ci_matches_the_gitlab_schema(variant, render, env) -> None:
+    pipeline = render(**variant.answers) / ".gitlab-ci.yml"
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline)],
-        project, env)
+        pipeline.parent, env)
 
 
-def test_cloud_build_matches_the_cloudbuild_schema(project, env) -> None:
-    config = project / "cloudbuild.yaml"
-    if not config.exists():
-        pytest.skip("not published by Google Cloud Build")
+@rendered(with_answer("publisher", "google-cloud-build", default="github-actions"))
+def test_cloud_build_matches_the_cloudbuild_schema(variant, render, env) -> None:
+    config = render(**variant.answers) / "cloudbuild.yaml"
     run([tool("check-jsonschema"), "--builtin-schema", "vendor.cloudbuild", str(config)],
-        project, env)
+        config.parent, env)
 
 
 def test_dependency_bot_configuration_matches_its_schema(project, env) -> None:
@@ -82,10 +93,10 @@ def test_dependency_bot_configuration_matches_its_schema(project, env) -> None:
              str(renovate)], project, env)
 
 
-def test_dependabot_waits_a_week_and_groups_updates(project) -> None:
-    path = project / ".github" / "dependabot.yml"
-    if not path.exists():
-        pytest.skip("this variant uses Renovate")
+@rendered([v for v in on("github") if v.answers.get("lock_tool") != "pdm"
+           and v.answers.get("dependency_bot") != "renovate"])
+def test_dependabot_waits_a_week_and_groups_updates(variant, render) -> None:
+    path = render(**variant.answers) / ".github" / "dependabot.yml"
     updates = yaml.safe_load(path.read_text())["updates"]
     assert "github-actions" in {u["package-ecosystem"] for u in updates}
     for update in updates:
@@ -117,3 +128,20 @@ def test_every_yaml_and_toml_file_parses(project) -> None:
             assert yaml.safe_load(path.read_text()) is not None, path
         elif path.suffix == ".toml":
             tomllib.loads(path.read_text())
+
+
+@rendered([v for v in VARIANTS if v.answers.get("lock_tool") == "pdm"
+           or v.answers.get("dependency_bot") == "renovate"
+           or v.answers.get("repository_host") == "gitlab"])
+def test_renovate_waits_a_week_and_groups_updates(variant, render) -> None:
+    project = render(**variant.answers)
+    config = json.loads((project / "renovate.json").read_text())
+    assert config["minimumReleaseAge"] == "7 days"
+    assert config["vulnerabilityAlerts"]["enabled"] is True
+    lock_tool = variant.answers.get("lock_tool", "uv")
+    python_manager = {"uv": "pep621", "pdm": "pep621", "poetry": "poetry",
+                      "pip-tools": "pip-compile"}[lock_tool]
+    ci_manager = "gitlabci" if variant.answers.get("repository_host") == "gitlab" else "github-actions"
+    assert set(config["enabledManagers"]) == {python_manager, ci_manager, "copier"}
+    groups = {rule["groupName"] for rule in config["packageRules"]}
+    assert {"Python dependencies", "CI dependencies", "Project template"} <= groups
