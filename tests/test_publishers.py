@@ -164,3 +164,26 @@ def test_activestate_gets_instructions_not_fake_state_tool_files(render) -> None
     assert "publish_receipt = pypi_publisher(" in releasing
     for command in ("state publish", "state commit", "state eval publish_receipt"):
         assert command in releasing
+
+
+def test_github_release_separates_building_from_publishing(render) -> None:
+    release = yaml.safe_load((render() / ".github" / "workflows" / "release.yml").read_text())
+    assert release[True] == {"push": {"tags": ["v*"]}}  # YAML 1.1 reads the `on` key as True
+    assert release["permissions"] == {}
+    jobs = release["jobs"]
+    assert jobs["build"]["permissions"] == {"contents": "read"}, "the build holds no credentials"
+    publish = jobs["publish"]
+    assert publish["needs"] == ["build"]
+    assert publish["environment"]["name"] == "pypi"
+    assert publish["environment"]["url"] == "https://pypi.org/project/my-project/"
+    assert publish["permissions"] == {"id-token": "write"}
+    steps = publish["steps"]
+    assert len(steps) == 2, "download the files, publish them: nothing else runs with the token"
+    assert steps[1]["uses"].startswith("pypa/gh-action-pypi-publish@")
+    assert steps[1]["with"]["attestations"] is True
+    assert jobs["provenance"]["permissions"] == {"id-token": "write", "attestations": "write"}
+    assert set(jobs["github"]["needs"]) == {"publish", "provenance"}
+    assert jobs["github"]["permissions"] == {"contents": "write"}
+    for name, job in jobs.items():
+        if name != "build":
+            assert all("cache" not in str(step) for step in job["steps"]), name
