@@ -60,8 +60,12 @@ def main() -> int:
             run(["make", "--no-print-directory", "tools"], project, env)
             lock_files = subprocess.run(
                 ["make", "--no-print-directory", "-s", "-f", "Makefile", "-f", "-", "print"],
-                input="print:\n\t@echo $(LOCK_FILES)\n", cwd=project, env=env,
-                capture_output=True, text=True, check=True,
+                input="print:\n\t@echo $(LOCK_FILES)\n",
+                cwd=project,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.split()
             for target in TARGETS:  # warm the caches
                 timed(project, env, target)

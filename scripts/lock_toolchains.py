@@ -50,15 +50,29 @@ def compile_lock(name: str, requirements: list[str], resolved_at: str, python: s
         source.write_text("\n".join(requirements) + "\n")
         out = subprocess.run(
             [
-                sys.executable, "-m", "uv", "pip", "compile", str(source),
-                "--universal", "--generate-hashes", "--no-header", "--quiet",
-                "--only-binary", ":all:",
-                "--python-version", python,
-                "--exclude-newer", resolved_at,
-                "--index-url", "https://pypi.org/simple",
+                sys.executable,
+                "-m",
+                "uv",
+                "pip",
+                "compile",
+                str(source),
+                "--universal",
+                "--generate-hashes",
+                "--no-header",
+                "--quiet",
+                "--only-binary",
+                ":all:",
+                "--python-version",
+                python,
+                "--exclude-newer",
+                resolved_at,
+                "--index-url",
+                "https://pypi.org/simple",
                 "--no-config",
             ],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     # uv annotates each pin with the .in file it came from; that path is a temp file.
     return out.replace(f"{source}", f"{name}.in").replace(str(Path(tmp)), "")

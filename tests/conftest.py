@@ -81,7 +81,10 @@ def snapshot_template(dst: Path, env: dict[str, str], tag: str | None = None) ->
     fresh git repository at `dst`, commit it, and tag it when asked."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\0")
     for name in filter(None, listed):
         source = ROOT / name

@@ -97,7 +97,7 @@ def vulnerabilities(name: str, version: str) -> list[dict[str, Any]]:
 
 
 class Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _reply(self, status: int, body: Any) -> None:
@@ -117,7 +117,9 @@ class Handler(BaseHTTPRequestHandler):
             results = []
             for query in request.get("queries", []):
                 found = vulnerabilities(query["package"]["name"], query["version"])
-                results.append({"vulns": [{"id": v["id"], "modified": v["modified"]} for v in found]})
+                results.append(
+                    {"vulns": [{"id": v["id"], "modified": v["modified"]} for v in found]}
+                )
             self._reply(200, {"results": results})
         else:
             self._reply(404, {"message": "not found"})

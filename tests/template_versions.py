@@ -45,45 +45,61 @@ def add_question(root: Path) -> None:
         "  help: Working days within which a vulnerability report is assessed\n"
         '  default: "10"\n'
         "  validator: \"{% if not response_days | regex_search('^[0-9]{1,2}$') %}"
-        "a number of days{% endif %}\"\n\n"
+        'a number of days{% endif %}"\n\n'
         "lock_tool:\n",
     )
-    _edit(root / "template/SECURITY.md.jinja", "2. **Assess.** Within 10 working days",
-          "2. **Assess.** Within {{ response_days }} working days")
+    _edit(
+        root / "template/SECURITY.md.jinja",
+        "2. **Assess.** Within 10 working days",
+        "2. **Assess.** Within {{ response_days }} working days",
+    )
 
 
 def reword_makefile(root: Path) -> None:
     """A template-owned file changes, far from where users edit it."""
-    _edit(root / "template/Makefile.jinja", "clean: ## Remove .venv, .tools and build output",
-          "clean: ## Remove the environments and everything built")
+    _edit(
+        root / "template/Makefile.jinja",
+        "clean: ## Remove .venv, .tools and build output",
+        "clean: ## Remove the environments and everything built",
+    )
 
 
 def rename_question(root: Path) -> None:
     """security_contact becomes security_email; the old answer is its default."""
-    paths = [root / "copier.yml", *root.glob("template/**/*.jinja"),
-             *root.glob("extensions/macros/*.jinja")]
+    paths = [
+        root / "copier.yml",
+        *root.glob("template/**/*.jinja"),
+        *root.glob("extensions/macros/*.jinja"),
+    ]
     for path in paths:
         text = path.read_text()
         if "security_contact" in text:
             path.write_text(re.sub(r"\bsecurity_contact\b", "security_email", text))
     text = (root / "copier.yml").read_text()
-    block = text[text.index("security_email:"):]
+    block = text[text.index("security_email:") :]
     block = block[: block.index("\n\n")]
-    new_block = block.replace('  default: ""', "  default: \"{{ security_contact | default('') }}\"")
+    new_block = block.replace(
+        '  default: ""', "  default: \"{{ security_contact | default('') }}\""
+    )
     assert new_block != block
     (root / "copier.yml").write_text(text.replace(block, new_block))
 
 
 def remove_choice(root: Path) -> None:
     """BSD-2-Clause is no longer offered; projects that chose it move to BSD-3-Clause."""
-    _edit(root / "extensions/data/licenses.yml",
-          'BSD-2-Clause: {name: BSD 2-Clause "Simplified" License, copyleft: false}\n', "")
-    _edit(root / "copier.yml",
-          "  help: Licence of the project (an SPDX identifier; LICENSE gets its full text)\n"
-          "  default: MIT\n",
-          "  help: Licence of the project (an SPDX identifier; LICENSE gets its full text)\n"
-          "  default: \"{{ {'BSD-2-Clause': 'BSD-3-Clause'}.get(license, 'MIT')"
-          " if license is defined else 'MIT' }}\"\n")
+    _edit(
+        root / "extensions/data/licenses.yml",
+        'BSD-2-Clause: {name: BSD 2-Clause "Simplified" License, copyleft: false}\n',
+        "",
+    )
+    _edit(
+        root / "copier.yml",
+        "  help: Licence of the project (an SPDX identifier; LICENSE gets its full text)\n"
+        "  default: MIT\n",
+        "  help: Licence of the project (an SPDX identifier; LICENSE gets its full text)\n"
+        "  default: \"{{ {'BSD-2-Clause': 'BSD-3-Clause'}.get(license, 'MIT')"
+        " if license is defined else 'MIT' }}\"\n",
+    )
 
 
 def retire_python(root: Path) -> None:

@@ -4,8 +4,8 @@ or inject into a generated file."""
 from __future__ import annotations
 
 import ast
-import re
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -39,26 +39,56 @@ BAD_ANSWERS = [
     ({"copyright_year": "26"}, "copyright_year", "four-digit year"),
     ({"lock_tool": "pipenv"}, "lock_tool", "is not in"),
     ({"publisher": "token"}, "publisher", "is not in"),
-    ({"publisher": "gitlab-ci"}, "publisher", "GitLab CI/CD publishes only repositories hosted on GitLab"),
-    ({"repository_host": "gitlab", "publisher": "github-actions"}, "publisher",
-     "GitHub Actions publishes only repositories hosted on GitHub"),
+    (
+        {"publisher": "gitlab-ci"},
+        "publisher",
+        "GitLab CI/CD publishes only repositories hosted on GitLab",
+    ),
+    (
+        {"repository_host": "gitlab", "publisher": "github-actions"},
+        "publisher",
+        "GitHub Actions publishes only repositories hosted on GitHub",
+    ),
     ({"repository_host": "bitbucket"}, "repository_host", "is not in"),
-    ({"repository_host": "gitlab", "repository_owner": "group/-sub"}, "repository_owner",
-     "not a valid GitLab namespace"),
-    ({"repository_host": "gitlab", "dependency_bot": "dependabot"}, "dependency_bot",
-     "Dependabot runs only on GitHub"),
-    ({"lock_tool": "pdm", "dependency_bot": "dependabot"}, "dependency_bot",
-     "cannot update pdm.lock"),
-    ({"publisher": "google-cloud-build", "gcp_project_id": "Bad_Project"}, "gcp_project_id",
-     "not a valid Google Cloud project ID"),
-    ({"publisher": "google-cloud-build",
-      "gcp_service_account": "123456789-compute@developer.gserviceaccount.com"},
-     "gcp_service_account", "is a default service account"),
-    ({"publisher": "google-cloud-build", "gcp_service_account": "me@gmail.com"},
-     "gcp_service_account", "not a user-managed service account"),
+    (
+        {"repository_host": "gitlab", "repository_owner": "group/-sub"},
+        "repository_owner",
+        "not a valid GitLab namespace",
+    ),
+    (
+        {"repository_host": "gitlab", "dependency_bot": "dependabot"},
+        "dependency_bot",
+        "Dependabot runs only on GitHub",
+    ),
+    (
+        {"lock_tool": "pdm", "dependency_bot": "dependabot"},
+        "dependency_bot",
+        "cannot update pdm.lock",
+    ),
+    (
+        {"publisher": "google-cloud-build", "gcp_project_id": "Bad_Project"},
+        "gcp_project_id",
+        "not a valid Google Cloud project ID",
+    ),
+    (
+        {
+            "publisher": "google-cloud-build",
+            "gcp_service_account": "123456789-compute@developer.gserviceaccount.com",
+        },
+        "gcp_service_account",
+        "is a default service account",
+    ),
+    (
+        {"publisher": "google-cloud-build", "gcp_service_account": "me@gmail.com"},
+        "gcp_service_account",
+        "not a user-managed service account",
+    ),
     ({"vulnerability_scanner": "snyk"}, "vulnerability_scanner", "is not in"),
-    ({"publisher": "activestate", "activestate_actor": "-me"}, "activestate_actor",
-     "not a valid ActiveState name"),
+    (
+        {"publisher": "activestate", "activestate_actor": "-me"},
+        "activestate_actor",
+        "not a valid ActiveState name",
+    ),
 ]
 
 
@@ -83,7 +113,7 @@ HOSTILE = {
     "project_name": 'Widgets "Pro" \\ ${{ secrets.PYPI_TOKEN }} {{ 7 * 7 }} {% raw %} ünïcødé 😀',
     "distribution_name": "widgets-pro",
     "description": "Say \"hi\"; $(touch pwned) ${{ github.event.issue.title }} {{ x }} 'q' \\n é 日本",
-    "author_name": "O'Brien \"Team\" <b>bold</b> ${{ env.X }}",
+    "author_name": 'O\'Brien "Team" <b>bold</b> ${{ env.X }}',
     "author_email": "o.brien+dev@example.org",
 }
 
@@ -96,7 +126,9 @@ def hostile(render) -> Path:
 def test_free_text_reaches_toml_verbatim(hostile) -> None:
     project = tomllib.loads((hostile / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["description"] == HOSTILE["description"]
-    assert project["authors"] == [{"name": HOSTILE["author_name"], "email": HOSTILE["author_email"]}]
+    assert project["authors"] == [
+        {"name": HOSTILE["author_name"], "email": HOSTILE["author_email"]}
+    ]
 
 
 def test_free_text_is_not_evaluated_by_jinja(hostile) -> None:

@@ -39,8 +39,15 @@ def fresh_checkout(repository: Path, name: str, env: dict[str, str]) -> Path:
 
 def run_lines(lines: list[str], cwd: Path, env: dict[str, str], name: str) -> None:
     script = "set -e\n" + "\n".join(lines)
-    result = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
-                            text=True, timeout=900, check=False)
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert result.returncode == 0, (
         f"job {name} failed\n--- stdout\n{result.stdout[-5000:]}\n--- stderr\n{result.stderr[-5000:]}"
     )
@@ -58,8 +65,7 @@ def test_every_plain_gitlab_job_passes(variant, render, fresh_copy, project_env)
     pipeline = yaml.safe_load((repository / ".gitlab-ci.yml").read_text())
     variables = pipeline["variables"]
     jobs = {
-        name: job for name, job in pipeline.items()
-        if isinstance(job, dict) and "script" in job
+        name: job for name, job in pipeline.items() if isinstance(job, dict) and "script" in job
     }
     plain = {name: job for name, job in jobs.items() if "id_tokens" not in job}
     # `template` runs on schedules only; tests/test_updates.py runs its target for real.
@@ -100,7 +106,9 @@ def test_every_github_run_step_passes(lock_tool, render, fresh_copy, project_env
         for step in steps:  # each step in its own shell, with its own env, as on GitHub
             env = {
                 **project_env,
-                **{k: re.sub(r"\$\{\{ github.ref_name \}\}", TAG, str(v))
-                   for k, v in step.get("env", {}).items()},
+                **{
+                    k: re.sub(r"\$\{\{ github.ref_name \}\}", TAG, str(v))
+                    for k, v in step.get("env", {}).items()
+                },
             }
             run_lines([step["run"]], checkout, env, f"{workflow}/{job}: {step['name']}")

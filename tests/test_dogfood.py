@@ -18,8 +18,9 @@ BIN = f"{sys.prefix}/bin"
 
 
 def test_the_repository_workflows_are_zizmor_clean(env) -> None:
-    result = run([f"{BIN}/zizmor", "--offline", "--persona=pedantic", ".github"], ROOT, env,
-                 check=False)
+    result = run(
+        [f"{BIN}/zizmor", "--offline", "--persona=pedantic", ".github"], ROOT, env, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings" in result.stdout
 
@@ -32,8 +33,11 @@ def test_the_repository_workflows_use_the_pinned_actions_table() -> None:
 
 
 def test_the_repository_bot_configuration_is_valid(env) -> None:
-    run([f"{BIN}/check-jsonschema", "--builtin-schema", "vendor.renovate", "renovate.json"],
-        ROOT, env)
+    run(
+        [f"{BIN}/check-jsonschema", "--builtin-schema", "vendor.renovate", "renovate.json"],
+        ROOT,
+        env,
+    )
 
 
 def test_the_development_environment_is_locked(env) -> None:
@@ -46,7 +50,8 @@ def test_no_supported_python_has_reached_its_end_of_life_today() -> None:
     today = datetime.date.today().isoformat()
     assert PYTHON["reviewed"] <= today
     late = [
-        r["version"] for r in PYTHON["releases"]
+        r["version"]
+        for r in PYTHON["releases"]
         if r["version"] in supported() and r["end_of_life"] <= today
     ]
     assert late == [], f"end of life reached: {late}; update extensions/data/python.yml"
@@ -62,3 +67,12 @@ def test_every_toolchain_lock_exists_for_every_lock_tool() -> None:
     for name in [*tools["lock_tools"], "publish"]:
         text = (ROOT / "extensions" / "locks" / f"{name}.txt").read_text()
         assert re.search(r"^[a-z0-9-]+==", text, re.M), name
+
+
+def test_the_repository_code_is_lint_clean(env) -> None:
+    run([f"{BIN}/ruff", "check", "--no-cache", "tests", "scripts"], ROOT, env)
+    run([f"{BIN}/ruff", "format", "--no-cache", "--check", "tests", "scripts"], ROOT, env)
+
+
+def test_the_repository_pre_commit_configuration_is_valid(env) -> None:
+    run([f"{BIN}/pre-commit", "validate-config", ".pre-commit-config.yaml"], ROOT, env)

@@ -8,8 +8,8 @@ through pip-audit's own PIP_AUDIT_* variables, as it would talk to an organisati
 from __future__ import annotations
 
 import datetime
-import json
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -90,7 +90,9 @@ def test_builds_are_reproducible(locked, project_env) -> None:
 
     def digests() -> dict[str, str]:
         make(locked, project_env, "build")
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (locked / "dist").iterdir()}
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (locked / "dist").iterdir()
+        }
 
     assert digests() == digests()
 
@@ -152,7 +154,10 @@ def test_make_test_from_scratch_survives_strict_warnings(locked, project_env) ->
     # toolchain and the lock tool run isolated (python -I), only the tests see the setting.
     for leftover in (".tools", ".venv"):
         run(["rm", "-rf", leftover], locked, project_env)
-    strict = {**project_env, "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning"}
+    strict = {
+        **project_env,
+        "PYTHONWARNINGS": "error::DeprecationWarning,error::PendingDeprecationWarning",
+    }
     make(locked, strict, "test")
 
 

@@ -55,9 +55,21 @@ def test_the_real_cli_renders_the_default_project_without_trust(render) -> None:
 def test_the_cli_is_not_asked_for_trust_even_when_it_would_refuse(template, env, tmp_path):
     # An explicit check of the exit code and of copier's own refusal message.
     result = subprocess.run(
-        [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref", "HEAD",
-         str(template), str(tmp_path / "p")],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            str(template),
+            str(tmp_path / "p"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "unsafe" not in result.stderr.lower()
@@ -84,9 +96,19 @@ def test_the_same_answers_render_byte_identical_trees(template, env, tmp_path) -
 
 def test_next_steps_are_printed_after_copy(template, env, tmp_path) -> None:
     result = run(
-        [sys.executable, "-m", "copier", "copy", "--defaults", "--vcs-ref", "HEAD",
-         str(template), str(tmp_path / "p")],
-        tmp_path, env,
+        [
+            sys.executable,
+            "-m",
+            "copier",
+            "copy",
+            "--defaults",
+            "--vcs-ref",
+            "HEAD",
+            str(template),
+            str(tmp_path / "p"),
+        ],
+        tmp_path,
+        env,
     )
     for step in ("make lock", "make install", "make check", "RELEASING.md"):
         assert step in result.stderr

@@ -24,9 +24,10 @@ def test_github_ci_scans_the_sbom_with_the_pinned_image(scanner, render) -> None
     project = render(vulnerability_scanner=scanner)
     ci = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     assert [step["run"] for step in ci["jobs"]["scan"]["steps"] if "run" in step] == ["make scan"]
-    dry_run = subprocess.run(["make", "-n", "scan"], cwd=project, capture_output=True,
-                             text=True, check=True).stdout
-    assert f"docker run --rm --volume" in dry_run and pinned(scanner) in dry_run
+    dry_run = subprocess.run(
+        ["make", "-n", "scan"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    assert "docker run --rm --volume" in dry_run and pinned(scanner) in dry_run
     assert "sbom.cdx.json" in dry_run
 
 

@@ -22,7 +22,8 @@ USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$", re.MULTILIN
 
 def supported() -> list[str]:
     return [
-        r["version"] for r in PYTHON["releases"]
+        r["version"]
+        for r in PYTHON["releases"]
         if r["first_release"] <= PYTHON["reviewed"] < r["end_of_life"]
     ]
 
@@ -64,7 +65,8 @@ def test_python_support_follows_the_release_table(render) -> None:
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     assert pyproject["requires-python"] == f">={versions[0]}"
     classifiers = [
-        c.rsplit(" :: ", 1)[1] for c in pyproject["classifiers"]
+        c.rsplit(" :: ", 1)[1]
+        for c in pyproject["classifiers"]
         if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
     ]
     assert classifiers == versions

@@ -28,8 +28,9 @@ def versions(tmp_path_factory, env) -> Path:
     return root
 
 
-def generate(versions: Path, dst: Path, env: dict[str, str], answers: dict | None = None,
-             tag: str = "v1.0.0") -> Path:
+def generate(
+    versions: Path, dst: Path, env: dict[str, str], answers: dict | None = None, tag: str = "v1.0.0"
+) -> Path:
     """A project generated at `tag`, committed: what a maintainer has before updating."""
     copier_copy(versions, dst, {**SAMPLE_ANSWERS, **(answers or {})}, env, vcs_ref=tag)
     run(["git", "init", "-q"], dst, env)
@@ -48,7 +49,8 @@ def update(project: Path, env: dict[str, str], *args: str, check: bool = True):
 
 def files(root: Path) -> list[str]:
     return sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*")
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
         if p.is_file() and ".git" not in p.relative_to(root).parts
     )
 
@@ -98,7 +100,9 @@ def test_edits_to_files_the_project_owns_are_kept_exactly(versions, env, tmp_pat
         with (project / name).open("a") as file:
             file.write(addition)
     (project / "src" / "acme_widgets" / "extra.py").write_text("VALUE = 1\n")
-    before = {name: (project / name).read_bytes() for name in [*OWNED_EDITS, "src/acme_widgets/extra.py"]}
+    before = {
+        name: (project / name).read_bytes() for name in [*OWNED_EDITS, "src/acme_widgets/extra.py"]
+    }
     commit(project, env, "Our work")
     update(project, env)
     assert {name: (project / name).read_bytes() for name in before} == before
@@ -117,9 +121,10 @@ def test_a_deleted_owned_file_stays_deleted(versions, env, tmp_path):
 def test_edits_to_template_owned_files_merge_without_conflicts(versions, env, tmp_path):
     project = generate(versions, tmp_path / "project", env)
     pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace(
-        "dependencies = []", 'dependencies = ["requests>=2.32"]'
-    ) + '\n[tool.coverage.run]\nbranch = true\n')
+    pyproject.write_text(
+        pyproject.read_text().replace("dependencies = []", 'dependencies = ["requests>=2.32"]')
+        + "\n[tool.coverage.run]\nbranch = true\n"
+    )
     with (project / "Makefile").open("a") as file:
         file.write("\ndocs: ## Build our documentation\n\t@echo docs\n")
     commit(project, env, "Our dependency and our target")
@@ -159,8 +164,12 @@ def test_a_bot_bump_ahead_of_the_template_is_never_silently_downgraded(versions,
     update(project, env, "--vcs-ref", "v1.1.0")
     ci = (project / ".github" / "workflows" / "ci.yml").read_text()
     assert "<<<<<<< before updating" in ci and AHEAD_CHECKOUT in ci and NEW_CHECKOUT in ci
-    hook = run([f"{sys.prefix}/bin/pre-commit", "run", "no-conflict-markers", "--all-files"],
-               project, env, check=False)
+    hook = run(
+        [f"{sys.prefix}/bin/pre-commit", "run", "no-conflict-markers", "--all-files"],
+        project,
+        env,
+        check=False,
+    )
     assert hook.returncode != 0
     # Keeping the newer pin resolves it; the template then catching up merges cleanly.
     for path in (project / ".github" / "workflows").glob("*.yml"):
@@ -178,21 +187,26 @@ def test_a_bot_bump_ahead_of_the_template_is_never_silently_downgraded(versions,
 
 # 5 -----------------------------------------------------------------------------------------
 def test_answers_carry_over_renamed_added_and_removed_questions(versions, env, tmp_path):
-    project = generate(versions, tmp_path / "project", env, {
-        "security_contact": "psirt@acme.example",
-        "license": "BSD-2-Clause",
-        "python_min": "3.11",
-    })
+    project = generate(
+        versions,
+        tmp_path / "project",
+        env,
+        {
+            "security_contact": "psirt@acme.example",
+            "license": "BSD-2-Clause",
+            "python_min": "3.11",
+        },
+    )
     update(project, env)  # to v1.2.0, --defaults: no question is asked
     result = answers(project)
     assert result["_commit"] == "v1.2.0"
-    assert result["response_days"] == "10"                    # new question: its default
-    assert result["security_email"] == "psirt@acme.example"   # renamed: the old answer
+    assert result["response_days"] == "10"  # new question: its default
+    assert result["security_email"] == "psirt@acme.example"  # renamed: the old answer
     assert "security_contact" not in result
-    assert result["license"] == "BSD-3-Clause"                # removed choice: its successor
-    assert result["python_min"] == "3.12"                     # end of life: the next release
+    assert result["license"] == "BSD-3-Clause"  # removed choice: its successor
+    assert result["python_min"] == "3.12"  # end of life: the next release
     assert "psirt@acme.example" in (project / "SECURITY.md").read_text()
-    assert "requires-python = \">=3.12\"" in (project / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.12"' in (project / "pyproject.toml").read_text()
 
 
 # 6 -----------------------------------------------------------------------------------------
@@ -233,7 +247,9 @@ def check_update(project: Path, env: dict[str, str]) -> dict:
 def test_check_update_reports_behind_and_current(versions, env, tmp_path):
     project = generate(versions, tmp_path / "project", env)
     assert check_update(project, env) == {
-        "update_available": True, "current_version": "1.0.0", "latest_version": "1.2.0",
+        "update_available": True,
+        "current_version": "1.0.0",
+        "latest_version": "1.2.0",
     }
     update(project, env)
     commit(project, env, "Update from the template")
@@ -243,8 +259,9 @@ def test_check_update_reports_behind_and_current(versions, env, tmp_path):
 @pytest.mark.slow
 def test_the_make_targets_behind_the_scheduled_checks_report_drift(versions, project_env, tmp_path):
     project = generate(versions, tmp_path / "project", project_env)
-    behind = run(["make", "--no-print-directory", "template-current"], project, project_env,
-                 check=False)
+    behind = run(
+        ["make", "--no-print-directory", "template-current"], project, project_env, check=False
+    )
     assert behind.returncode != 0 and "A newer project template is out" in behind.stderr
     report = json.loads((project / ".audit" / "template.json").read_text())
     assert report["update_available"] is True and report["latest_version"] == "1.2.0"
@@ -256,19 +273,39 @@ def test_the_make_targets_behind_the_scheduled_checks_report_drift(versions, pro
 # organisation defaults -----------------------------------------------------------------------
 def test_an_organisation_settings_file_supplies_defaults(versions, env, tmp_path):
     settings = tmp_path / "org-settings.yml"
-    settings.write_text(yaml.safe_dump({"defaults": {
-        "repository_owner": "acme",
-        "author_name": "Acme Open Source",
-        "author_email": "opensource@acme.example",
-        "security_contact": "psirt@acme.example",
-        "license": "Apache-2.0",
-        "publisher": "google-cloud-build",
-        "gcp_project_id": "acme-releases",
-    }}))
+    settings.write_text(
+        yaml.safe_dump(
+            {
+                "defaults": {
+                    "repository_owner": "acme",
+                    "author_name": "Acme Open Source",
+                    "author_email": "opensource@acme.example",
+                    "security_contact": "psirt@acme.example",
+                    "license": "Apache-2.0",
+                    "publisher": "google-cloud-build",
+                    "gcp_project_id": "acme-releases",
+                }
+            }
+        )
+    )
     org_env = {**env, "COPIER_SETTINGS_PATH": str(settings)}
     project = tmp_path / "project"
-    run([*COPIER, "copy", "--defaults", "--quiet", "--vcs-ref", "v1.0.0",
-         "--data", "project_name=Acme Widgets", str(versions), str(project)], tmp_path, org_env)
+    run(
+        [
+            *COPIER,
+            "copy",
+            "--defaults",
+            "--quiet",
+            "--vcs-ref",
+            "v1.0.0",
+            "--data",
+            "project_name=Acme Widgets",
+            str(versions),
+            str(project),
+        ],
+        tmp_path,
+        org_env,
+    )
     result = answers(project)
     assert result["repository_owner"] == "acme"
     assert result["security_contact"] == "psirt@acme.example"
@@ -278,8 +315,22 @@ def test_an_organisation_settings_file_supplies_defaults(versions, env, tmp_path
     assert "Apache License" in (project / "LICENSE").read_text()
     # An explicit answer still beats the organisation's default.
     other = tmp_path / "other"
-    run([*COPIER, "copy", "--defaults", "--quiet", "--vcs-ref", "v1.0.0",
-         "--data", "license=MIT", str(versions), str(other)], tmp_path, org_env)
+    run(
+        [
+            *COPIER,
+            "copy",
+            "--defaults",
+            "--quiet",
+            "--vcs-ref",
+            "v1.0.0",
+            "--data",
+            "license=MIT",
+            str(versions),
+            str(other),
+        ],
+        tmp_path,
+        org_env,
+    )
     assert answers(other)["license"] == "MIT"
 
 
@@ -287,7 +338,9 @@ def test_an_organisation_settings_file_supplies_defaults(versions, env, tmp_path
 def test_an_existing_repository_adopts_the_template(versions, env, tmp_path):
     project = tmp_path / "legacy"
     (project / "src" / "acme_widgets").mkdir(parents=True)
-    (project / "src" / "acme_widgets" / "__init__.py").write_text("def legacy() -> int:\n    return 1\n")
+    (project / "src" / "acme_widgets" / "__init__.py").write_text(
+        "def legacy() -> int:\n    return 1\n"
+    )
     (project / "README.md").write_text("# Acme Widgets\n\nOur long-standing README.\n")
     (project / "pyproject.toml").write_text('[project]\nname = "acme-widgets"\nversion = "3.1.0"\n')
     run(["git", "init", "-q"], project, env)
@@ -295,8 +348,23 @@ def test_an_existing_repository_adopts_the_template(versions, env, tmp_path):
     # The documented procedure (README, "Adopting the template in an existing repository").
     data_file = tmp_path / "answers.yml"
     data_file.write_text(yaml.safe_dump(SAMPLE_ANSWERS))
-    run([*COPIER, "copy", "--defaults", "--overwrite", "--quiet", "--vcs-ref", "v1.0.0",
-         "--data-file", str(data_file), str(versions), "."], project, env)
+    run(
+        [
+            *COPIER,
+            "copy",
+            "--defaults",
+            "--overwrite",
+            "--quiet",
+            "--vcs-ref",
+            "v1.0.0",
+            "--data-file",
+            str(data_file),
+            str(versions),
+            ".",
+        ],
+        project,
+        env,
+    )
     run(["git", "checkout", "--", "README.md", "src/"], project, env)  # what we own, we keep
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('version = "0.1.0"', 'version = "3.1.0"'))
@@ -314,8 +382,9 @@ def updated_projects(versions: Path, env: dict[str, str], tmp_path: Path, tag: s
     """A uv and a PDM project generated at v1.0.0 and updated to `tag`."""
     projects = []
     for lock_tool in ("uv", "pdm"):
-        project = generate(versions, tmp_path / tag / lock_tool / "project", env,
-                           {"lock_tool": lock_tool})
+        project = generate(
+            versions, tmp_path / tag / lock_tool / "project", env, {"lock_tool": lock_tool}
+        )
         update(project, env, "--vcs-ref", tag)
         projects.append(project)
     return projects
@@ -325,18 +394,35 @@ def updated_projects(versions: Path, env: dict[str, str], tmp_path: Path, tag: s
 def test_updated_projects_pass_the_same_validators(versions, env, tmp_path, tag):
     bin_dir = Path(sys.executable).parent
     for project in updated_projects(versions, env, tmp_path, tag):
-        zizmor = run([str(bin_dir / "zizmor"), "--offline", "--persona=pedantic", "--format=json",
-                      "."], project, env, check=False)
+        zizmor = run(
+            [str(bin_dir / "zizmor"), "--offline", "--persona=pedantic", "--format=json", "."],
+            project,
+            env,
+            check=False,
+        )
         assert json.loads(zizmor.stdout or "[]") == [] and zizmor.returncode == 0
         workflows = [str(p) for p in (project / ".github" / "workflows").glob("*.yml")]
-        run([str(bin_dir / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-             *workflows], project, env)
+        run(
+            [
+                str(bin_dir / "check-jsonschema"),
+                "--builtin-schema",
+                "vendor.github-workflows",
+                *workflows,
+            ],
+            project,
+            env,
+        )
         run([str(bin_dir / "validate-pyproject"), "pyproject.toml"], project, env)
-        for name, schema in ((".github/dependabot.yml", "vendor.dependabot"),
-                             ("renovate.json", "vendor.renovate")):
+        for name, schema in (
+            (".github/dependabot.yml", "vendor.dependabot"),
+            ("renovate.json", "vendor.renovate"),
+        ):
             if (project / name).exists():
-                run([str(bin_dir / "check-jsonschema"), "--builtin-schema", schema, name],
-                    project, env)
+                run(
+                    [str(bin_dir / "check-jsonschema"), "--builtin-schema", schema, name],
+                    project,
+                    env,
+                )
 
 
 @pytest.mark.slow
@@ -368,9 +454,21 @@ def test_after_switching_lock_tools_the_printed_steps_remove_the_old_lock(
 # the real previous release -------------------------------------------------------------------
 def previous_release() -> str | None:
     tags = subprocess.run(
-        ["git", "tag", "--list", "v*", "--sort=-v:refname", "--merged", "HEAD",
-         "--no-contains", "HEAD"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            "git",
+            "tag",
+            "--list",
+            "v*",
+            "--sort=-v:refname",
+            "--merged",
+            "HEAD",
+            "--no-contains",
+            "HEAD",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.split()
     return tags[0] if tags else None
 
@@ -382,8 +480,9 @@ def releases(tmp_path_factory, env) -> tuple[Path, str]:
     if tag is None:
         pytest.skip("this clone has no release tag to update from")
     root = tmp_path_factory.mktemp("releases")
-    archive = subprocess.run(["git", "archive", tag], cwd=ROOT, capture_output=True,
-                             check=True).stdout
+    archive = subprocess.run(
+        ["git", "archive", tag], cwd=ROOT, capture_output=True, check=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
     run(["git", "init", "-q"], root, env)
     commit(root, env, f"Template {tag}")

@@ -52,7 +52,9 @@ def test_zizmor_pedantic_finds_nothing(variant, render, env) -> None:
         assert "zizmor: ignore" not in path.read_text()
     result = run(
         [tool("zizmor"), "--offline", "--persona=pedantic", "--format=json", "."],
-        project, env, check=False,
+        project,
+        env,
+        check=False,
     )
     findings = json.loads(result.stdout or "[]")
     assert findings == [], json.dumps(findings, indent=1)[:4000]
@@ -63,22 +65,36 @@ def test_zizmor_pedantic_finds_nothing(variant, render, env) -> None:
 def test_workflows_match_the_github_schema(variant, render, env) -> None:
     project = render(**variant.answers)
     workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
-    run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-         *map(str, workflows)], project, env)
+    run(
+        [
+            tool("check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, workflows),
+        ],
+        project,
+        env,
+    )
 
 
 @rendered(on("gitlab"))
 def test_gitlab_ci_matches_the_gitlab_schema(variant, render, env) -> None:
     pipeline = render(**variant.answers) / ".gitlab-ci.yml"
-    run([tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline)],
-        pipeline.parent, env)
+    run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline)],
+        pipeline.parent,
+        env,
+    )
 
 
 @rendered(with_answer("publisher", "google-cloud-build", default="github-actions"))
 def test_cloud_build_matches_the_cloudbuild_schema(variant, render, env) -> None:
     config = render(**variant.answers) / "cloudbuild.yaml"
-    run([tool("check-jsonschema"), "--builtin-schema", "vendor.cloudbuild", str(config)],
-        config.parent, env)
+    run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.cloudbuild", str(config)],
+        config.parent,
+        env,
+    )
 
 
 def test_dependency_bot_configuration_matches_its_schema(project, env) -> None:
@@ -86,15 +102,26 @@ def test_dependency_bot_configuration_matches_its_schema(project, env) -> None:
     renovate = project / "renovate.json"
     assert dependabot.exists() or renovate.exists(), "every project gets a dependency bot"
     if dependabot.exists():
-        run([tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot",
-             str(dependabot)], project, env)
+        run(
+            [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(dependabot)],
+            project,
+            env,
+        )
     if renovate.exists():
-        run([tool("check-jsonschema"), "--builtin-schema", "vendor.renovate",
-             str(renovate)], project, env)
+        run(
+            [tool("check-jsonschema"), "--builtin-schema", "vendor.renovate", str(renovate)],
+            project,
+            env,
+        )
 
 
-@rendered([v for v in on("github") if v.answers.get("lock_tool") != "pdm"
-           and v.answers.get("dependency_bot") != "renovate"])
+@rendered(
+    [
+        v
+        for v in on("github")
+        if v.answers.get("lock_tool") != "pdm" and v.answers.get("dependency_bot") != "renovate"
+    ]
+)
 def test_dependabot_waits_a_week_and_groups_updates(variant, render) -> None:
     path = render(**variant.answers) / ".github" / "dependabot.yml"
     updates = yaml.safe_load(path.read_text())["updates"]
@@ -130,18 +157,30 @@ def test_every_yaml_and_toml_file_parses(project) -> None:
             tomllib.loads(path.read_text())
 
 
-@rendered([v for v in VARIANTS if v.answers.get("lock_tool") == "pdm"
-           or v.answers.get("dependency_bot") == "renovate"
-           or v.answers.get("repository_host") == "gitlab"])
+@rendered(
+    [
+        v
+        for v in VARIANTS
+        if v.answers.get("lock_tool") == "pdm"
+        or v.answers.get("dependency_bot") == "renovate"
+        or v.answers.get("repository_host") == "gitlab"
+    ]
+)
 def test_renovate_waits_a_week_and_groups_updates(variant, render) -> None:
     project = render(**variant.answers)
     config = json.loads((project / "renovate.json").read_text())
     assert config["minimumReleaseAge"] == "7 days"
     assert config["vulnerabilityAlerts"]["enabled"] is True
     lock_tool = variant.answers.get("lock_tool", "uv")
-    python_manager = {"uv": "pep621", "pdm": "pep621", "poetry": "poetry",
-                      "pip-tools": "pip-compile"}[lock_tool]
-    ci_manager = "gitlabci" if variant.answers.get("repository_host") == "gitlab" else "github-actions"
+    python_manager = {
+        "uv": "pep621",
+        "pdm": "pep621",
+        "poetry": "poetry",
+        "pip-tools": "pip-compile",
+    }[lock_tool]
+    ci_manager = (
+        "gitlabci" if variant.answers.get("repository_host") == "gitlab" else "github-actions"
+    )
     assert set(config["enabledManagers"]) == {python_manager, ci_manager, "copier"}
     groups = {rule["groupName"] for rule in config["packageRules"]}
     assert {"Python dependencies", "CI dependencies", "Project template"} <= groups
