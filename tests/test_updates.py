@@ -289,49 +289,21 @@ def test_an_organisation_settings_file_supplies_defaults(versions, env, tmp_path
         )
     )
     org_env = {**env, "COPIER_SETTINGS_PATH": str(settings)}
-    project = tmp_path / "project"
-    run(
-        [
-            *COPIER,
-            "copy",
-            "--defaults",
-            "--quiet",
-            "--vcs-ref",
-            "v1.0.0",
-            "--data",
-            "project_name=Acme Widgets",
-            str(versions),
-            str(project),
-        ],
-        tmp_path,
-        org_env,
-    )
-    result = answers(project)
+
+    def copy(dst: Path, answer: str) -> dict:
+        command = [*COPIER, "copy", "--defaults", "--quiet", "--vcs-ref", "v1.0.0"]
+        run([*command, "--data", answer, str(versions), str(dst)], tmp_path, org_env)
+        return answers(dst)
+
+    result = copy(tmp_path / "project", "project_name=Acme Widgets")
     assert result["repository_owner"] == "acme"
     assert result["security_contact"] == "psirt@acme.example"
     assert result["license"] == "Apache-2.0"
     assert result["publisher"] == "google-cloud-build"
     assert result["gcp_service_account"] == "pypi-publisher@acme-releases.iam.gserviceaccount.com"
-    assert "Apache License" in (project / "LICENSE").read_text()
+    assert "Apache License" in (tmp_path / "project" / "LICENSE").read_text()
     # An explicit answer still beats the organisation's default.
-    other = tmp_path / "other"
-    run(
-        [
-            *COPIER,
-            "copy",
-            "--defaults",
-            "--quiet",
-            "--vcs-ref",
-            "v1.0.0",
-            "--data",
-            "license=MIT",
-            str(versions),
-            str(other),
-        ],
-        tmp_path,
-        org_env,
-    )
-    assert answers(other)["license"] == "MIT"
+    assert copy(tmp_path / "other", "license=MIT")["license"] == "MIT"
 
 
 # adopting an existing repository -------------------------------------------------------------
