@@ -4,8 +4,6 @@ of its CI and bot configuration, validate-pyproject, pre-commit and Bandit."""
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 import tomllib
 from pathlib import Path
 
@@ -13,15 +11,8 @@ import pytest
 import yaml
 
 from tests.conftest import run
+from tests.validators import check_schemas, tool, zizmor_findings
 from tests.variants import VARIANTS, Variant
-
-BIN = Path(sys.executable).parent
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name, path=str(BIN))
-    assert path, f"{name} is not installed in the test environment"
-    return path
 
 
 def on(host: str) -> list[Variant]:
@@ -45,74 +36,22 @@ def project(request, render) -> Path:
 @rendered(on("github"))
 def test_zizmor_pedantic_finds_nothing(variant, render, env) -> None:
     project = render(**variant.answers)
-    workflows = project / ".github"
     # No configuration and no ignore comments: the findings count is the real one.
     assert not list(project.rglob("zizmor.y*ml"))
-    for path in workflows.rglob("*.yml"):
+    for path in (project / ".github").rglob("*.yml"):
         assert "zizmor: ignore" not in path.read_text()
-    result = run(
-        [tool("zizmor"), "--offline", "--persona=pedantic", "--format=json", "."],
-        project,
-        env,
-        check=False,
-    )
-    findings = json.loads(result.stdout or "[]")
+    findings = zizmor_findings(project, ".", env)
     assert findings == [], json.dumps(findings, indent=1)[:4000]
-    assert result.returncode == 0, result.stderr
 
 
-@rendered(on("github"))
-def test_workflows_match_the_github_schema(variant, render, env) -> None:
-    project = render(**variant.answers)
-    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
-    run(
-        [
-            tool("check-jsonschema"),
-            "--builtin-schema",
-            "vendor.github-workflows",
-            *map(str, workflows),
-        ],
-        project,
-        env,
+def test_every_ci_and_bot_configuration_matches_its_schema(project, env) -> None:
+    checked = check_schemas(project, env)
+    host_ci = (
+        ".gitlab-ci.yml" if (project / ".gitlab-ci.yml").exists() else ".github/workflows/ci.yml"
     )
-
-
-@rendered(on("gitlab"))
-def test_gitlab_ci_matches_the_gitlab_schema(variant, render, env) -> None:
-    pipeline = render(**variant.answers) / ".gitlab-ci.yml"
-    run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci", str(pipeline)],
-        pipeline.parent,
-        env,
-    )
-
-
-@rendered(with_answer("publisher", "google-cloud-build", default="github-actions"))
-def test_cloud_build_matches_the_cloudbuild_schema(variant, render, env) -> None:
-    config = render(**variant.answers) / "cloudbuild.yaml"
-    run(
-        [tool("check-jsonschema"), "--builtin-schema", "vendor.cloudbuild", str(config)],
-        config.parent,
-        env,
-    )
-
-
-def test_dependency_bot_configuration_matches_its_schema(project, env) -> None:
-    dependabot = project / ".github" / "dependabot.yml"
-    renovate = project / "renovate.json"
-    assert dependabot.exists() or renovate.exists(), "every project gets a dependency bot"
-    if dependabot.exists():
-        run(
-            [tool("check-jsonschema"), "--builtin-schema", "vendor.dependabot", str(dependabot)],
-            project,
-            env,
-        )
-    if renovate.exists():
-        run(
-            [tool("check-jsonschema"), "--builtin-schema", "vendor.renovate", str(renovate)],
-            project,
-            env,
-        )
+    assert host_ci in checked, "the tests run on the repository host's CI"
+    bots = {".github/dependabot.yml", "renovate.json"} & set(checked)
+    assert len(bots) == 1, "every project gets exactly one dependency bot"
 
 
 @rendered(

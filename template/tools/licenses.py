@@ -47,6 +47,7 @@ CLASSIFIERS = {
     "Zero-Clause BSD (0BSD)": ["0BSD"],
     "zlib/libpng License": ["Zlib"],
 }
+OPERATORS = ("OR", "AND")  # loosest first
 SYMBOL = re.compile(r"\(|\)|[A-Za-z0-9.+:-]+")
 
 
@@ -59,21 +60,16 @@ def satisfied(expression: str, allowed: set[str]) -> bool:
     symbols = SYMBOL.findall(expression)
     position = 0
 
-    def parse_or() -> bool:
+    def parse(level: int = 0) -> bool:
+        """One precedence level: OR (any operand allowed), then AND (every operand)."""
         nonlocal position
-        result = parse_and()
-        while position < len(symbols) and symbols[position].upper() == "OR":
+        if level == len(OPERATORS):
+            return parse_term()
+        operands = [parse(level + 1)]
+        while position < len(symbols) and symbols[position].upper() == OPERATORS[level]:
             position += 1
-            result = parse_and() or result
-        return result
-
-    def parse_and() -> bool:
-        nonlocal position
-        result = parse_term()
-        while position < len(symbols) and symbols[position].upper() == "AND":
-            position += 1
-            result = parse_term() and result
-        return result
+            operands.append(parse(level + 1))
+        return any(operands) if OPERATORS[level] == "OR" else all(operands)
 
     def parse_term() -> bool:
         nonlocal position
@@ -82,7 +78,7 @@ def satisfied(expression: str, allowed: set[str]) -> bool:
         symbol = symbols[position]
         position += 1
         if symbol == "(":
-            result = parse_or()
+            result = parse()
             position += 1  # ")"
         else:
             result = symbol.removesuffix("+").lower() in allowed
@@ -90,7 +86,7 @@ def satisfied(expression: str, allowed: set[str]) -> bool:
             position += 2  # an exception (e.g. LLVM-exception) only ever grants more
         return result
 
-    return parse_or()
+    return parse()
 
 
 def declared(component: dict) -> list[str]:
