@@ -1,7 +1,9 @@
-"""Fixtures: the template as a git repository, the real copier CLI, and a clean environment.
+"""Fixtures: the template rendered in this process (pytest-copie), the template as a git
+repository for the real copier CLI and for updates, and a clean environment.
 
-Every render goes through `python -m copier copy` in a subprocess, without --trust, from a
-git checkout of the template: the way users and hosted Renovate run it.
+Most tests render in-process through pytest-copie (tests/rendering.py). The real CLI, run
+without --trust from a git checkout of the template as users and hosted Renovate run it,
+is used where the CLI itself is the subject (tests/test_cli.py) and for updates.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import pytest
 import yaml
 
 from tests.osv_server import OsvServer
+from tests.rendering import ROOT, plain_snapshot, working_tree_files
 
-ROOT = Path(__file__).resolve().parents[1]
+# The rendered golden projects are data, not tests of this suite.
+collect_ignore = ["golden"]
 
 # Answers that differ from the defaults in every field a user types, so tests can tell
 # an answer from a default.
@@ -79,19 +83,10 @@ def run(
 def snapshot_template(dst: Path, env: dict[str, str], tag: str | None = None) -> Path:
     """Copy the template's working tree (committed or not, minus ignored files) into a
     fresh git repository at `dst`, commit it, and tag it when asked."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            target = dst / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+    for name in working_tree_files():
+        target = dst / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
     run(["git", "init", "-q"], dst, env)
     run(["git", "add", "-A"], dst, env)
     run(["git", "commit", "-q", "-m", "template snapshot"], dst, env)
@@ -125,6 +120,25 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return clean_env(tmp_path_factory.mktemp("home"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _in_process_environment(env: dict[str, str]) -> Iterator[None]:
+    """Copier in this process reads the same clean settings (no user defaults) and git
+    identity as the subprocesses."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in ("COPIER_SETTINGS_PATH", "GIT_CONFIG_COUNT"):
+            patch.setenv(key, env[key])
+        for key, value in env.items():
+            if key.startswith("GIT_"):
+                patch.setenv(key, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template's working tree as a plain folder: what pytest-copie renders from."""
+    return plain_snapshot(tmp_path_factory.mktemp("template"))
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> Path:
     """The template under test, as a git repository (HEAD = the working tree)."""
@@ -132,21 +146,36 @@ def template(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str]) -> P
 
 
 @pytest.fixture(scope="session")
-def render(
-    tmp_path_factory: pytest.TempPathFactory, template: Path, env: dict[str, str]
-) -> Callable[..., Path]:
-    """Render a project with the given answers (cached per answers: do not modify it)."""
+def render(copie_session, template_dir: Path) -> Callable[..., Path]:
+    """Render a project with the given answers, in-process (cached per answers: do not
+    modify it; take a `fresh_copy`). A failed render raises copier's own exception."""
     cache: dict[tuple[tuple[str, str], ...], Path] = {}
 
     def _render(**answers: str) -> Path:
         key = tuple(sorted(answers.items()))
         if key not in cache:
-            dst = tmp_path_factory.mktemp("render") / "project"
-            copier_copy(template, dst, answers, env)
-            cache[key] = dst
+            result = copie_session.copy(extra_answers=answers, template_dir=template_dir)
+            if result.exception is not None:
+                raise result.exception
+            cache[key] = result.project_dir
         return cache[key]
 
     return _render
+
+
+@pytest.fixture(scope="session")
+def refuse(copie_session, template_dir: Path) -> Callable[..., BaseException]:
+    """Render with answers that must be refused: returns copier's exception, after checking
+    that nothing was written."""
+
+    def _refuse(**answers: str) -> BaseException:
+        destination = copie_session.test_dir / f"copie{copie_session.counter:03d}"
+        result = copie_session.copy(extra_answers=answers, template_dir=template_dir)
+        assert result.exception is not None, f"{answers} was accepted"
+        assert not any(destination.rglob("*")), "a refused answer must write nothing"
+        return result.exception
+
+    return _refuse
 
 
 @pytest.fixture

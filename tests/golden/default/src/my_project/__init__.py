@@ -1,0 +1,19 @@
+"""The my_project package."""
+
+from importlib.metadata import version
+
+__all__ = ["__version__", "greet"]
+
+__version__ = version("my-project")
+
+
+def greet(name: str) -> str:
+    """Return a greeting for *name*.
+
+    Raises:
+        ValueError: if *name* is empty or only whitespace.
+    """
+    if not name.strip():
+        msg = "name must not be empty"
+        raise ValueError(msg)
+    return f"Hello, {name.strip()}!"

@@ -1,0 +1,144 @@
+"""Audit every locked dependency with pip-audit, honouring reviewed, expiring exceptions.
+
+Usage: python -I tools/audit.py REQUIREMENTS [--exceptions audit-exceptions.toml]
+
+REQUIREMENTS is the lock file exported as hash-pinned requirements (`make audit` writes
+it). Every package in it is audited, whatever platform or Python its environment marker
+selects: markers are dropped, and a package locked at several versions (one per Python,
+say) is audited at each of them, in rounds.
+
+Exceptions live in audit-exceptions.toml, one table per vulnerability:
+
+    [[exception]]
+    id = "PYSEC-2019-217"   # the advisory ID or an alias (CVE-..., GHSA-...)
+    reason = "Why it does not affect us, and what we wait for"
+    expires = 2027-01-31    # from this day on the audit fails again
+
+Each needs all three keys. An expired exception fails the audit, so every accepted risk is
+reviewed again. pip-audit picks the vulnerability service: set
+PIP_AUDIT_VULNERABILITY_SERVICE and PIP_AUDIT_OSV_URL to use a mirror.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+REQUIREMENT = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(?P<version>[^\s;\\]+)"
+)
+HASH = re.compile(r"--hash=(\S+)")
+
+
+def load_exceptions(path: Path, today: datetime.date) -> tuple[list[str], list[str]]:
+    """Return (IDs to ignore, problems). A problem fails the audit."""
+    if not path.exists():
+        return [], []
+    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("exception", [])
+    ignore, problems = [], []
+    for number, entry in enumerate(entries, start=1):
+        where = f"{path}: exception #{number}"
+        missing = [key for key in ("id", "reason", "expires") if not entry.get(key)]
+        if missing:
+            problems.append(f"{where} lacks {', '.join(missing)}")
+            continue
+        expires = entry["expires"]
+        if isinstance(expires, str):
+            try:
+                expires = datetime.date.fromisoformat(expires)
+            except ValueError:
+                problems.append(f"{where} ({entry['id']}): expires must be a date, like 2027-01-31")
+                continue
+        if not isinstance(expires, datetime.date):
+            problems.append(f"{where} ({entry['id']}): expires must be a date, like 2027-01-31")
+        elif expires <= today:
+            problems.append(
+                f"{where} ({entry['id']}) expired on {expires}: fix the vulnerability, or review "
+                f"the exception and give it a new expiry date (reason was: {entry['reason']})"
+            )
+        else:
+            print(f"Accepted until {expires}: {entry['id']} ({entry['reason']})")
+            ignore.append(str(entry["id"]))
+    return ignore, problems
+
+
+def locked_packages(path: Path) -> list[tuple[str, str, list[str]]]:
+    """Each locked (name, version, hashes), markers dropped, in file order."""
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    packages = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        match = REQUIREMENT.match(line)
+        if not match:
+            raise SystemExit(f"error: cannot audit {path}: not a pinned requirement: {line}")
+        hashes = HASH.findall(line)
+        if not hashes:
+            raise SystemExit(f"error: cannot audit {path}: {match['name']} has no hash")
+        packages.append((match["name"], match["version"], hashes))
+    return packages
+
+
+def rounds(packages: list[tuple[str, str, list[str]]]) -> list[list[str]]:
+    """Split into requirement lists in which every package appears once."""
+    result: list[list[str]] = []
+    seen: dict[tuple[str, str], bool] = {}
+    count: dict[str, int] = {}
+    for name, version, hashes in packages:
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if (key, version) in seen:
+            continue
+        seen[key, version] = True
+        index = count.get(key, 0)
+        count[key] = index + 1
+        if index == len(result):
+            result.append([])
+        result[index].append(f"{name}=={version} " + " ".join(f"--hash={h}" for h in hashes))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Audit locked dependencies with pip-audit.")
+    parser.add_argument("requirements", type=Path)
+    parser.add_argument("--exceptions", type=Path, default=Path("audit-exceptions.toml"))
+    args = parser.parse_args()
+
+    ignore, problems = load_exceptions(args.exceptions, datetime.date.today())
+    packages = locked_packages(args.requirements)
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, requirements in enumerate(rounds(packages), start=1):
+            round_file = Path(tmp) / f"round-{number}.txt"
+            round_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+            command = [
+                sys.executable,
+                "-I",
+                "-m",
+                "pip_audit",
+                "--requirement",
+                str(round_file),
+                "--require-hashes",
+                "--disable-pip",
+                "--strict",
+                "--progress-spinner",
+                "off",
+            ]
+            for vulnerability in ignore:
+                command += ["--ignore-vuln", vulnerability]
+            print(f"pip-audit: {len(requirements)} locked packages", flush=True)
+            # A fixed argv: this interpreter running pip-audit on a file written above.
+            failed |= subprocess.run(command, check=False).returncode != 0  # noqa: S603
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if failed or problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
