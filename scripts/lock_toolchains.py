@@ -1,6 +1,6 @@
 """Compile the hash-locked toolchains that generated projects install.
 
-Reads extensions/data/tools.yml and writes extensions/locks/<name>.txt with
+Reads includes/data/tools.yml and writes includes/locks/<name>.txt with
 `uv pip compile --universal --generate-hashes`, resolved as of `resolved_at` so the
 result is reproducible. Run it after changing a tool version, then commit the locks:
 
@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "extensions" / "data"
-LOCKS = ROOT / "extensions" / "locks"
+DATA = ROOT / "includes" / "data"
+LOCKS = ROOT / "includes" / "locks"
 
 
 def oldest_supported_python() -> str:

@@ -18,7 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # What copier reads from this repository: the questions, the project and the includes.
-TEMPLATE_PARTS = ("copier.yml", "template", "includes", "extensions")
+TEMPLATE_PARTS = ("copier.yml", "template", "includes")
 GOLDEN = ROOT / "tests" / "golden"
 # Generated verbatim from includes/locks; large, and tested on their own.
 GOLDEN_SKIPS = {"tools/toolchain.txt", "tools/publish.txt"}

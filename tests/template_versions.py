@@ -29,7 +29,7 @@ def _edit(path: Path, old: str, new: str, count: int = 1) -> None:
 def bump_checkout(root: Path) -> None:
     """A newer actions/checkout, as the template's Renovate would propose."""
     _edit(
-        root / "extensions/data/actions.yml",
+        root / "includes/data/actions.yml",
         "actions/checkout:\n  sha: 3d3c42e5aac5ba805825da76410c181273ba90b1\n  version: v7.0.1",
         f"actions/checkout:\n  sha: {NEW_CHECKOUT_SHA}\n  version: v7.0.2",
     )
@@ -69,7 +69,7 @@ def rename_question(root: Path) -> None:
     paths = [
         root / "copier.yml",
         *root.glob("template/**/*.jinja"),
-        *root.glob("extensions/macros/*.jinja"),
+        *root.glob("includes/**/*.jinja"),
     ]
     for path in paths:
         text = path.read_text()
@@ -88,7 +88,7 @@ def rename_question(root: Path) -> None:
 def remove_choice(root: Path) -> None:
     """BSD-2-Clause is no longer offered; projects that chose it move to BSD-3-Clause."""
     _edit(
-        root / "extensions/data/licenses.yml",
+        root / "includes/data/licenses.yml",
         'BSD-2-Clause: {name: BSD 2-Clause "Simplified" License, copyleft: false}\n',
         "",
     )
@@ -104,7 +104,7 @@ def remove_choice(root: Path) -> None:
 
 def retire_python(root: Path) -> None:
     """A year on: Python 3.11 has reached its end of life."""
-    _edit(root / "extensions/data/python.yml", 'reviewed: "2026-11-25"', 'reviewed: "2027-11-02"')
+    _edit(root / "includes/data/python.yml", 'reviewed: "2026-11-25"', 'reviewed: "2027-11-02"')
 
 
 RELEASES = {

@@ -45,7 +45,7 @@ def test_no_supported_python_has_reached_its_end_of_life_today() -> None:
         for r in PYTHON["releases"]
         if r["version"] in supported() and r["end_of_life"] <= today
     ]
-    assert late == [], f"end of life reached: {late}; update extensions/data/python.yml"
+    assert late == [], f"end of life reached: {late}; update includes/data/python.yml"
 
 
 @pytest.mark.slow
@@ -54,9 +54,9 @@ def test_the_toolchain_locks_match_the_tool_table(env) -> None:
 
 
 def test_every_toolchain_lock_exists_for_every_lock_tool() -> None:
-    tools = yaml.safe_load((ROOT / "extensions" / "data" / "tools.yml").read_text())
+    tools = yaml.safe_load((ROOT / "includes" / "data" / "tools.yml").read_text())
     for name in [*tools["lock_tools"], "publish"]:
-        text = (ROOT / "extensions" / "locks" / f"{name}.txt").read_text()
+        text = (ROOT / "includes" / "locks" / f"{name}.txt").read_text()
         assert re.search(r"^[a-z0-9-]+==", text, re.M), name
 
 

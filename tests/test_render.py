@@ -60,8 +60,9 @@ def test_the_cli_needs_no_trust_and_prints_the_next_steps(template, env, tmp_pat
         assert step in result.stderr
 
 
-def test_the_answers_file_records_every_answer_for_updates(render) -> None:
-    answers = yaml.safe_load((render(**SAMPLE_ANSWERS) / ".copier-answers.yml").read_text())
+def test_the_answers_file_records_every_answer_for_updates(template, env, tmp_path) -> None:
+    copier_copy(template, tmp_path / "project", SAMPLE_ANSWERS, env)
+    answers = yaml.safe_load((tmp_path / "project" / ".copier-answers.yml").read_text())
     assert answers["_commit"]
     assert answers["project_name"] == "Acme Widgets"
     assert answers["distribution_name"] == "acme-widgets"

@@ -1,6 +1,6 @@
 """A second vulnerability scanner, Grype or Trivy, scans the SBOM of the locked
 environment: in CI on either host, and locally with `make scan`. Its image is pinned by
-digest from extensions/data/images.yml."""
+digest from includes/data/images.yml."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import yaml
 from tests.conftest import ROOT
 from tests.variants import GITLAB
 
-IMAGES = yaml.safe_load((ROOT / "extensions" / "data" / "images.yml").read_text())
+IMAGES = yaml.safe_load((ROOT / "includes" / "data" / "images.yml").read_text())
 
 
 def pinned(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Action SHAs, Python releases and tool versions come from extensions/data, and only from
+"""Action SHAs, Python releases and tool versions come from includes/data, and only from
 there: the generated workflows, classifiers, CI matrix and requires-python agree with it."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import yaml
 from tests.conftest import ROOT
 from tests.variants import VARIANTS
 
-DATA = ROOT / "extensions" / "data"
+DATA = ROOT / "includes" / "data"
 ACTIONS = yaml.safe_load((DATA / "actions.yml").read_text())
 PYTHON = yaml.safe_load((DATA / "python.yml").read_text())
 TOOLS = yaml.safe_load((DATA / "tools.yml").read_text())
@@ -44,7 +44,7 @@ def test_every_generated_uses_line_comes_from_the_actions_table(project) -> None
     for path in project.rglob("*.y*ml"):
         for match in USES.finditer(path.read_text()):
             name, _, sha = match["ref"].partition("@")
-            assert name in ACTIONS, f"{path.name}: {name} is not in extensions/data/actions.yml"
+            assert name in ACTIONS, f"{path.name}: {name} is not in includes/data/actions.yml"
             assert sha == ACTIONS[name]["sha"], f"{path.name}: {match['ref']}"
             assert match["rest"].strip() == f"# {ACTIONS[name]['version']}"
             found += 1
@@ -54,7 +54,7 @@ def test_every_generated_uses_line_comes_from_the_actions_table(project) -> None
 
 def test_data_files_contain_no_template_syntax() -> None:
     # They are read with {% include %}, so Jinja would interpret such text.
-    for path in [*DATA.glob("*.yml"), *(ROOT / "extensions" / "locks").glob("*.txt")]:
+    for path in [*DATA.glob("*.yml"), *(ROOT / "includes" / "locks").glob("*.txt")]:
         assert not re.search(r"\{\{|\{%|\{#", path.read_text()), path
 
 
