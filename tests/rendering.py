@@ -9,9 +9,12 @@ static test of copier.yml and by the real-CLI tests (tests/test_cli.py, tests/te
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -91,3 +94,36 @@ def write_golden(name: str, project: Path) -> None:
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(normalised(project / relative, relative))
+
+
+def template_fingerprint(root: Path = ROOT) -> str:
+    """Changes whenever anything copier reads changes."""
+    digest = hashlib.sha256()
+    for name in sorted(working_tree_files(root)):
+        if name.split("/", 1)[0] in TEMPLATE_PARTS:
+            digest.update(name.encode() + b"\0" + (root / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def pairwise_combinations(cache) -> list[dict[str, str]]:
+    """The pairwise-covering set of answer combinations (tests/answer_space.py), computed
+    once per template state and kept in pytest's cache."""
+    from tests.answer_space import AnswerSpace
+
+    key = f"template/pairwise/{template_fingerprint()}"
+    rows = cache.get(key, None)
+    if rows is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Path(tmp) / "settings.yml"
+            settings.write_text("{}\n")  # nobody's own copier defaults
+            previous = os.environ.get("COPIER_SETTINGS_PATH")
+            os.environ["COPIER_SETTINGS_PATH"] = str(settings)
+            try:
+                rows = AnswerSpace(plain_snapshot(Path(tmp) / "template")).pairwise()
+            finally:
+                if previous is None:
+                    del os.environ["COPIER_SETTINGS_PATH"]
+                else:
+                    os.environ["COPIER_SETTINGS_PATH"] = previous
+        cache.set(key, rows)
+    return rows

@@ -1,11 +1,13 @@
 """The real validators, as every test runs them: on generated projects after `copy`, after
-`update`, and on this repository itself."""
+`update`, and on this repository itself. Each takes many files at once where the tool
+does, so the whole pairwise matrix costs one call per validator."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from tests.conftest import run
@@ -28,10 +30,12 @@ def tool(name: str) -> str:
     return path
 
 
-def zizmor_findings(root: Path, target: str, env: dict[str, str]) -> list:
-    """zizmor, offline and pedantic; the findings (an error if it could not run)."""
+def zizmor_findings(root: Path, target: str | Iterable[str], env: dict[str, str]) -> list:
+    """zizmor, offline and pedantic, over one or many inputs; the findings (an error if it
+    could not run)."""
+    targets = [target] if isinstance(target, str) else list(target)
     result = run(
-        [tool("zizmor"), "--offline", "--persona=pedantic", "--format=json", target],
+        [tool("zizmor"), "--offline", "--persona=pedantic", "--format=json", *targets],
         root,
         env,
         check=False,
@@ -41,12 +45,42 @@ def zizmor_findings(root: Path, target: str, env: dict[str, str]) -> list:
     return findings
 
 
+def schema_files(projects: Iterable[Path]) -> dict[str, list[Path]]:
+    """Every configuration file of these projects, by the schema it must match."""
+    found: dict[str, list[Path]] = {}
+    for project in projects:
+        for pattern, schema in SCHEMAS.items():
+            found.setdefault(schema, []).extend(sorted(project.glob(pattern)))
+    return found
+
+
 def check_schemas(project: Path, env: dict[str, str]) -> list[str]:
-    """Validate every configuration file of the project against its schema; return the
+    """Validate every configuration file of one project against its schema; return the
     files checked."""
+    return [
+        path.relative_to(project).as_posix()
+        for path in check_many_schemas([project], env)
+    ]
+
+
+def check_many_schemas(projects: Iterable[Path], env: dict[str, str]) -> list[Path]:
+    """One check-jsonschema call per schema, over every matching file of every project."""
     checked = []
-    for pattern, schema in SCHEMAS.items():
-        for path in sorted(project.glob(pattern)):
-            run([tool("check-jsonschema"), "--builtin-schema", schema, str(path)], project, env)
-            checked.append(path.relative_to(project).as_posix())
+    for schema, paths in schema_files(projects).items():
+        if paths:
+            run([tool("check-jsonschema"), "--builtin-schema", schema, *map(str, paths)], BIN, env)
+            checked.extend(paths)
     return checked
+
+
+def actionlint(paths: Iterable[Path], env: dict[str, str]):
+    """actionlint, with shellcheck on every `run:` script, over many workflow files."""
+    files = [str(path) for path in paths]
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not installed (Debian package shellcheck)"
+    return run(
+        [tool("actionlint"), "-shellcheck", shellcheck, "-format", "{{json .}}", *files],
+        BIN,
+        env,
+        check=False,
+    )

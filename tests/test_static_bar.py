@@ -1,0 +1,172 @@
+"""The whole answer space passes the static bar: every pair of values of every two choice
+questions (read from copier.yml, tests/answer_space.py) is rendered at least once, and
+every rendered project passes the real validators, each run once over all of them."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import run
+from tests.rendering import ROOT, pairwise_combinations
+from tests.validators import actionlint, check_many_schemas, tool, zizmor_findings
+
+pytestmark = pytest.mark.xdist_group("matrix")
+
+DATA = ROOT / "includes" / "data"
+ACTIONS = yaml.safe_load((DATA / "actions.yml").read_text())
+IMAGES = yaml.safe_load((DATA / "images.yml").read_text())
+PINNED_IMAGES = {f"{entry['image']}@{entry['digest']}" for entry in IMAGES.values()}
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<name>[^@\s]+)@(?P<ref>\S+)(?P<rest>.*)$", re.M)
+# Hash-locked toolchains are generated from includes/locks and tested on their own.
+GENERATED = {"tools/toolchain.txt", "tools/publish.txt"}
+
+
+@pytest.fixture(scope="module")
+def combinations(request) -> list[dict[str, str]]:
+    return pairwise_combinations(request.config.cache)
+
+
+@pytest.fixture(scope="module")
+def matrix(combinations, render) -> dict[str, Path]:
+    """Every combination of the pairwise set, rendered: {id: project}."""
+    return {"-".join(combination.values()): render(**combination) for combination in combinations}
+
+
+def files(project: Path) -> list[Path]:
+    return sorted(p for p in project.rglob("*") if p.is_file())
+
+
+def test_the_matrix_covers_every_registry_choice(combinations) -> None:
+    # Each multi-choice question has a registry, includes/data/<question>s.yml.
+    for question in combinations[0]:
+        registry = DATA / f"{question}s.yml"
+        if registry.exists():
+            choices = set(yaml.safe_load(registry.read_text()))
+            assert {c[question] for c in combinations} == choices, question
+
+
+def test_every_structured_file_parses(matrix) -> None:
+    for project in matrix.values():
+        for path in files(project):
+            text = path.read_text(encoding="utf-8")
+            if path.suffix in {".yml", ".yaml"}:
+                assert yaml.safe_load(text) is not None, path
+            elif path.suffix == ".toml":
+                tomllib.loads(text)
+            elif path.suffix == ".json":
+                json.loads(text)
+
+
+def test_every_pyproject_is_valid(matrix, env) -> None:
+    paths = [str(project / "pyproject.toml") for project in matrix.values()]
+    run([tool("validate-pyproject"), *paths], ROOT, env)
+
+
+def test_every_ci_and_bot_file_matches_its_schema(matrix, env) -> None:
+    checked = check_many_schemas(matrix.values(), env)
+    for project in matrix.values():
+        mine = {p.relative_to(project).as_posix() for p in checked if project in p.parents}
+        host_ci = ".gitlab-ci.yml" if (project / ".gitlab-ci.yml").exists() else ".github/workflows/ci.yml"
+        assert host_ci in mine, f"{project.name}: the tests run on the repository host's CI"
+        bots = {".github/dependabot.yml", "renovate.json"} & mine
+        assert len(bots) == 1, f"{project.name}: exactly one dependency bot"
+
+
+def test_zizmor_pedantic_finds_nothing(matrix, env) -> None:
+    github = [project for project in matrix.values() if (project / ".github").exists()]
+    assert github
+    for project in github:  # no configuration and no ignores: the count is the real one
+        assert not list(project.rglob("zizmor.y*ml"))
+        for path in (project / ".github").rglob("*.yml"):
+            assert "zizmor: ignore" not in path.read_text()
+    findings = zizmor_findings(ROOT, [str(project) for project in github], env)
+    assert findings == [], json.dumps(findings, indent=1)[:4000]
+
+
+def test_actionlint_and_shellcheck_find_nothing(matrix, env) -> None:
+    workflows = [
+        path for project in matrix.values() for path in (project / ".github").glob("workflows/*.yml")
+    ]
+    assert workflows
+    result = actionlint(workflows, env)
+    assert result.returncode == 0, result.stdout[:4000] + result.stderr[:2000]
+
+
+def test_every_action_and_image_comes_from_the_data_tables(matrix) -> None:
+    for project in matrix.values():
+        for path in files(project):
+            if path.suffix not in {".yml", ".yaml"} and path.name != "Makefile":
+                continue
+            text = path.read_text(encoding="utf-8")
+            for match in USES.finditer(text):
+                name = match["name"]
+                assert name in ACTIONS, f"{path}: {name} is not in includes/data/actions.yml"
+                assert match["ref"] == ACTIONS[name]["sha"], f"{path}: {match[0]}"
+                assert match["rest"].strip() == f"# {ACTIONS[name]['version']}", path
+            for image in re.findall(r"[\w./-]+(?::[\w.-]+)?@sha256:[0-9a-f]{64}", text):
+                assert image in PINNED_IMAGES, f"{path}: {image} is not in images.yml"
+            assert not re.search(r"^\s*(name|image):\s*[\w./-]+:[\w.-]+\s*$", text, re.M), (
+                f"{path}: an image pinned by tag only"
+            )
+
+
+# Where a project may name a choice it did not take, and why.
+ALLOWED_MENTIONS = {
+    # `make lock` removes, and `make lock-check` refuses, the other tools' lock files.
+    "lock_tool": {"Makefile": r"^FOREIGN_LOCKS := .*$"},
+    # The licence policy lists the licences dependencies may have, not the project's own;
+    # the licence texts name their relatives; the licence checker knows every classifier.
+    "license": {"license-policy.toml": r".*", "LICENSE": r".*", "tools/licenses.py": r".*"},
+    # Users' own scanners and bots, and Renovate's copier manager run by an organisation.
+    "dependency_bot": {
+        "SECURITY.md": r"^.*other scanners warn everyone.*$",
+        ".github/workflows/template-update.yml": r"^.*Renovate's copier.*$",
+    },
+}
+
+
+def test_no_file_mentions_a_choice_the_project_did_not_take(combinations, matrix) -> None:
+    answer_sets: dict[str, set[str]] = {}
+    for combination in combinations:
+        for question, value in combination.items():
+            if question != "python_min" and value != "none":  # floors: the next test
+                answer_sets.setdefault(question, set()).add(value)
+    problems = []
+    for project in matrix.values():
+        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        for path in files(project):
+            relative = path.relative_to(project).as_posix()
+            if relative in GENERATED or relative == ".copier-answers.yml":
+                continue
+            text = path.read_text(encoding="utf-8")
+            for question, values in answer_sets.items():
+                allowed = ALLOWED_MENTIONS.get(question, {}).get(relative)
+                checked = re.sub(allowed, "", text, flags=re.M) if allowed else text
+                for value in values - {answers[question]}:
+                    if re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", checked, re.I):
+                        problems.append(f"{project.name}/{relative}: {question}={answers[question]} but mentions {value}")
+    assert not problems, "\n".join(problems[:40])
+
+
+def test_no_file_mentions_a_python_older_than_the_floor(matrix) -> None:
+    problems = []
+    for project in matrix.values():
+        floor = yaml.safe_load((project / ".copier-answers.yml").read_text())["python_min"]
+        minor = int(floor.split(".")[1])
+        older = "|".join(rf"3\.{m}|py3{m}|python3\.{m}" for m in range(8, minor))
+        if not older:
+            continue
+        for path in files(project):
+            relative = path.relative_to(project).as_posix()
+            if relative in GENERATED:
+                continue
+            text = re.sub(r"^.*@sha256:.*$", "", path.read_text(encoding="utf-8"), flags=re.M)
+            for match in re.finditer(rf"(?<![\w.])({older})(?![\w])", text):  # images aside
+                problems.append(f"{project.name}/{relative}: python_min={floor} but mentions {match[0]}")
+    assert not problems, "\n".join(problems[:40])
