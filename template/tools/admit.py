@@ -1147,9 +1147,9 @@ def today_of(now: datetime.datetime) -> datetime.date:
     return now.astimezone(datetime.UTC).date()
 
 
-def print_lines(prefix: str, lines: list[str], stream: Any = sys.stderr) -> None:
+def print_lines(prefix: str, lines: list[str], stream: Any = None) -> None:
     for line in lines:
-        print(f"{prefix}{line}", file=stream)
+        print(f"{prefix}{line}", file=stream or sys.stderr)
 
 
 def command_admit(args: argparse.Namespace, now: datetime.datetime) -> int:
@@ -1212,7 +1212,10 @@ def command_admit(args: argparse.Namespace, now: datetime.datetime) -> int:
     for facts, accepted, basis in results:
         new_record[facts.locked.key] = entry_for(facts, accepted, today, basis)
     text = render_record(new_record)
-    changed = not args.record.is_file() or args.record.read_text(encoding="utf-8") != text
+    if args.record.is_file():
+        changed = args.record.read_text(encoding="utf-8") != text
+    else:
+        changed = bool(new_record)  # no record yet, and nothing to put in one
     if changed:
         write_atomic(args.record, text)
     if args.review_config:
