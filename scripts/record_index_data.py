@@ -84,16 +84,35 @@ def export_example_lock() -> list[str]:
         uv = [sys.executable, "-m", "uv"]
         common = ["--no-config", "--project", str(project)]
         subprocess.run(
-            [*uv, "lock", *common, "--exclude-newer", EXCLUDE_NEWER,
-             "--index-url", f"{PYPI}/simple", "--python", sys.executable],
+            [
+                *uv,
+                "lock",
+                *common,
+                "--exclude-newer",
+                EXCLUDE_NEWER,
+                "--index-url",
+                f"{PYPI}/simple",
+                "--python",
+                sys.executable,
+            ],
             check=True,
         )
         exports = {}
         for name, flags in {"all": ["--all-groups"], "runtime": ["--no-dev"]}.items():
             exports[name] = subprocess.run(
-                [*uv, "export", *common, "--frozen", "--no-header", "--format",
-                 "requirements.txt", *flags],
-                check=True, capture_output=True, text=True,
+                [
+                    *uv,
+                    "export",
+                    *common,
+                    "--frozen",
+                    "--no-header",
+                    "--format",
+                    "requirements.txt",
+                    *flags,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
             write(DATA / "locks" / f"example-{name}.txt", exports[name].encode())
     return re.findall(r"^([a-z0-9][a-z0-9._-]*)==", exports["all"], re.MULTILINE)
@@ -101,7 +120,10 @@ def export_example_lock() -> list[str]:
 
 def record_json(names: list[str]) -> None:
     for name in names:
-        write(DATA / "pypi" / f"{name}.json.gz", gzip.compress(get(f"{PYPI}/pypi/{name}/json"), mtime=0))
+        write(
+            DATA / "pypi" / f"{name}.json.gz",
+            gzip.compress(get(f"{PYPI}/pypi/{name}/json"), mtime=0),
+        )
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     write(DATA / "pypi" / "RECORDED_AT", f"{now}\n".encode())
 
@@ -132,7 +154,9 @@ def extract_assets() -> None:
     from pypi_attestations import Attestation
     from sigstore.models import Bundle
 
-    bundle = Bundle.from_json((out / "pypi_attestation_models-0.0.4a2.tar.gz.sigstore").read_bytes())
+    bundle = Bundle.from_json(
+        (out / "pypi_attestation_models-0.0.4a2.tar.gz.sigstore").read_bytes()
+    )
     attestation = Attestation.from_bundle(bundle)
     write(
         out / "pypi_attestation_models-0.0.4a2.tar.gz.publish.attestation",

@@ -77,7 +77,9 @@ def _gitlab_project() -> dict[str, Any]:
     attestation = json.loads(
         (PROVENANCE / "gitlab_oidc_project-0.0.3.tar.gz.publish.attestation").read_text()
     )
-    integrated = int(attestation["verification_material"]["transparency_entries"][0]["integratedTime"])
+    integrated = int(
+        attestation["verification_material"]["transparency_entries"][0]["integratedTime"]
+    )
     uploaded = datetime.datetime.fromtimestamp(integrated, datetime.UTC)
     filename = "gitlab_oidc_project-0.0.3.tar.gz"
     sha256 = (PROVENANCE / f"{filename}.sha256").read_text().strip()
@@ -110,7 +112,10 @@ def _gitlab_project() -> dict[str, Any]:
 
 def _wrap(attestation_file: str, publisher: dict[str, Any]) -> dict[str, Any]:
     attestation = json.loads((PROVENANCE / attestation_file).read_text())
-    return {"version": 1, "attestation_bundles": [{"publisher": publisher, "attestations": [attestation]}]}
+    return {
+        "version": 1,
+        "attestation_bundles": [{"publisher": publisher, "attestations": [attestation]}],
+    }
 
 
 @cache
@@ -177,7 +182,9 @@ class IndexServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # -- addresses --------------------------------------------------------------------
     @property
@@ -263,7 +270,12 @@ class IndexServer:
         info["version"] = version
         info["yanked"] = bool(files) and all(f["yanked"] for f in files)
         info["yanked_reason"] = files[0]["yanked_reason"] if info["yanked"] else None
-        return {"info": info, "urls": files, "vulnerabilities": [], "last_serial": data.get("last_serial", 0)}
+        return {
+            "info": info,
+            "urls": files,
+            "vulnerabilities": [],
+            "last_serial": data.get("last_serial", 0),
+        }
 
     def provenance(self, filename: str) -> dict[str, Any] | None:
         if filename in self.withheld:
@@ -334,7 +346,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _reply(self, status: int, body: Any, label: str = "recorded", media: str = "application/json") -> None:
+    def _reply(
+        self, status: int, body: Any, label: str = "recorded", media: str = "application/json"
+    ) -> None:
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", media)

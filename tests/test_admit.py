@@ -30,8 +30,19 @@ ADMIT = ROOT / "template" / "tools" / "admit.py"
 LOCKS = ROOT / "tests" / "data" / "locks"
 TODAY = NOW.date()
 
-PERMISSIVE = ["0BSD", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "HPND", "ISC", "MIT",
-              "MIT-0", "MPL-2.0", "PSF-2.0", "Unlicense"]
+PERMISSIVE = [
+    "0BSD",
+    "Apache-2.0",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "HPND",
+    "ISC",
+    "MIT",
+    "MIT-0",
+    "MPL-2.0",
+    "PSF-2.0",
+    "Unlicense",
+]
 POLICY = f"""\
 [licenses]
 runtime = {json.dumps(PERMISSIVE)}
@@ -39,8 +50,16 @@ dev = {json.dumps([*PERMISSIVE, "GPL-2.0-or-later", "GPL-3.0-or-later"])}
 """
 # Files with real provenance on the local index, and who published them.
 GITHUB_SDIST = "pypi_attestations-0.0.19.tar.gz"
-GITHUB = {"kind": "GitHub", "repository": "trailofbits/pypi-attestations", "workflow": "release.yml"}
-GITLAB = {"kind": "GitLab", "repository": "facutuesca/gitlab-oidc-project", "workflow": ".gitlab-ci.yml"}
+GITHUB = {
+    "kind": "GitHub",
+    "repository": "trailofbits/pypi-attestations",
+    "workflow": "release.yml",
+}
+GITLAB = {
+    "kind": "GitLab",
+    "repository": "facutuesca/gitlab-oidc-project",
+    "workflow": ".gitlab-ci.yml",
+}
 GOOGLE = {"kind": "Google", "repository": "919436158236-compute@developer.gserviceaccount.com"}
 
 
@@ -65,7 +84,9 @@ def requirement(name: str, version: str, *, only: str | None = None) -> str:
 
 
 def sdist(name: str, version: str) -> str:
-    (found,) = [f["filename"] for f in recorded(name)["releases"][version] if f["packagetype"] == "sdist"]
+    (found,) = [
+        f["filename"] for f in recorded(name)["releases"][version] if f["packagetype"] == "sdist"
+    ]
     return requirement(name, version, only=found)
 
 
@@ -86,7 +107,14 @@ class Project:
         argv = [command]
         if command in ("admit", "check"):
             argv += [str(self.root / "all.txt"), "--runtime", str(self.root / "runtime.txt")]
-        argv += ["--policy", str(self.policy), "--record", str(self.record), "--now", NOW.isoformat()]
+        argv += [
+            "--policy",
+            str(self.policy),
+            "--record",
+            str(self.record),
+            "--now",
+            NOW.isoformat(),
+        ]
         argv += ["--legacy-policy", str(self.root / "license-policy.toml")]
         if index and command != "check":
             argv += ["--index-url", self.index.simple_url]
@@ -131,25 +159,30 @@ def test_attested_dependencies_are_admitted_with_their_verified_publishers(proje
         dev=[requirement("gcb-attestation-test", "0.0.0")],  # Google Cloud
     )
     # gcb-attestation-test declares no licence at all: a reviewed exception accepts it.
-    project.policy.write_text(POLICY + f"""
+    project.policy.write_text(
+        POLICY
+        + f"""
 [[exception]]
 package = "gcb-attestation-test"
 rule = "license"
 reason = "Test fixture of pypi-attestations; no licence metadata, used only in CI"
 approver = "Security Team <security@example.org>"
 expires = {TODAY + datetime.timedelta(days=30)}
-""")
-    code, out, err = project.run("admit")
+"""
+    )
+    code, _, err = project.run("admit")
     assert code == 0, err
     entries = project.entries()
     assert entries["pypi-attestations 0.0.19"]["publisher"] == GITHUB
     assert entries["pypi-attestations 0.0.19"]["provenance"] == "verified"
     assert entries["pypi-attestations 0.0.19"]["license"] == "Apache-2.0"
     assert entries["pypi-attestations 0.0.19"]["uploaded"] == datetime.datetime(
-        2024, 12, 4, 23, 14, 4, tzinfo=datetime.UTC)
+        2024, 12, 4, 23, 14, 4, tzinfo=datetime.UTC
+    )
     assert entries["pypi-attestations 0.0.19"]["basis"] == "policy"
     assert entries["pypi-attestation-models 0.0.4a2"]["publisher"]["repository"] == (
-        "trailofbits/pypi-attestation-models")
+        "trailofbits/pypi-attestation-models"
+    )
     assert entries["gitlab-oidc-project 0.0.3"]["publisher"] == GITLAB
     gcb = entries["gcb-attestation-test 0.0.0"]
     assert gcb["publisher"] == GOOGLE
@@ -168,7 +201,7 @@ def test_a_gpl_only_runtime_dependency_is_refused_from_metadata_alone(project) -
     assert refusals == [
         "refused: unidecode 1.4.0: license: GPL-2.0-or-later (classifiers) is not in "
         "[licenses] runtime; to accept it, add an [[exception]] to "
-        f"{project.policy} with package = \"unidecode\", rule = \"license\", a reason, an "
+        f'{project.policy} with package = "unidecode", rule = "license", a reason, an '
         "approver and expires"
     ]
     assert set(project.entries()) == {"six 1.17.0"}, "what passed is recorded, nothing else"
@@ -219,16 +252,26 @@ def test_a_young_release_is_refused(project) -> None:
     project.index.young["rich", "13.9.4"] = datetime.timedelta(days=2)
     code, _, err = project.run("admit")
     assert code == 1
-    assert "refused: rich 13.9.4: release-age: uploaded 2026-11-23T00:00Z, less than 7 days ago" in err
+    assert (
+        "refused: rich 13.9.4: release-age: uploaded 2026-11-23T00:00Z, less than 7 days ago" in err
+    )
 
 
 def test_a_young_project_and_a_stale_project_are_refused(project) -> None:
     project.lock(runtime=[requirement("gcb-attestation-test", "0.0.0")])
-    project.policy.write_text(POLICY + "[age]\nmax-days-since-release = 365\nmin-project-days = 1000\n")
+    project.policy.write_text(
+        POLICY + "[age]\nmax-days-since-release = 365\nmin-project-days = 1000\n"
+    )
     code, _, err = project.run("admit")
     assert code == 1
-    assert "gcb-attestation-test 0.0.0: project-age: first release 2025-04-23, less than 1000 days ago" in err
-    assert "gcb-attestation-test 0.0.0: last-release: last release 2025-04-23, more than 365 days ago" in err
+    assert (
+        "gcb-attestation-test 0.0.0: project-age: first release 2025-04-23, less than 1000 days ago"
+        in err
+    )
+    assert (
+        "gcb-attestation-test 0.0.0: last-release: last release 2025-04-23, more than 365 days ago"
+        in err
+    )
     assert "gcb-attestation-test 0.0.0: license: no licence metadata" in err
 
 
@@ -236,13 +279,17 @@ def test_a_yanked_release_is_refused_with_its_reason(project) -> None:
     project.lock(runtime=[requirement("requests", "2.32.0")])  # yanked on PyPI, for real
     code, _, err = project.run("admit")
     assert code == 1
-    assert ("refused: requests 2.32.0: yanked: requests-2.32.0-py3-none-any.whl is yanked "
-            "(Yanked due to conflicts with CVE-2024-35195 mitigation)") in err
+    assert (
+        "refused: requests 2.32.0: yanked: requests-2.32.0-py3-none-any.whl is yanked "
+        "(Yanked due to conflicts with CVE-2024-35195 mitigation)"
+    ) in err
 
 
 def test_a_denied_package_is_refused(project) -> None:
     project.lock(runtime=[requirement("six", "1.17.0")])
-    project.policy.write_text(POLICY + '[[deny]]\npackage = "six"\nreason = "Python 2 compatibility; not needed"\n')
+    project.policy.write_text(
+        POLICY + '[[deny]]\npackage = "six"\nreason = "Python 2 compatibility; not needed"\n'
+    )
     code, _, err = project.run("admit")
     assert code == 1
     assert "refused: six 1.17.0: denied: Python 2 compatibility; not needed" in err
@@ -267,9 +314,11 @@ def test_a_tampered_hash_fails_verification(project) -> None:
     project.lock(runtime=[f"pypi-attestations==0.0.19 --hash=sha256:{forged}"])
     code, _, err = project.run("admit")
     assert code == 1
-    assert (f"refused: pypi-attestations 0.0.19: provenance-invalid: {GITHUB_SDIST}: "
-            "Verification failed: subject does not match distribution digest; not accepted by "
-            "exception") in err
+    assert (
+        f"refused: pypi-attestations 0.0.19: provenance-invalid: {GITHUB_SDIST}: "
+        "Verification failed: subject does not match distribution digest; not accepted by "
+        "exception"
+    ) in err
     assert not project.record.exists()
 
 
@@ -285,15 +334,20 @@ def test_a_lock_hash_the_index_does_not_publish_is_refused(project) -> None:
 
 def test_provenance_claiming_another_repository_does_not_verify(project) -> None:
     # Synthetic: the real attestation, served with a publisher the certificate does not name.
-    project.index.publisher[GITHUB_SDIST] = {**GITHUB, "repository": "attacker/pypi-attestations",
-                                             "environment": None}
+    project.index.publisher[GITHUB_SDIST] = {
+        **GITHUB,
+        "repository": "attacker/pypi-attestations",
+        "environment": None,
+    }
     project.lock(runtime=[sdist("pypi-attestations", "0.0.19")])
     code, _, err = project.run("admit")
     assert code == 1
-    assert ("provenance-invalid: pypi_attestations-0.0.19.tar.gz: Verification failed: "
-            "Certificate's OIDCSourceRepositoryURI does not match (got "
-            "https://github.com/trailofbits/pypi-attestations, expected "
-            "https://github.com/attacker/pypi-attestations)") in err
+    assert (
+        "provenance-invalid: pypi_attestations-0.0.19.tar.gz: Verification failed: "
+        "Certificate's OIDCSourceRepositoryURI does not match (got "
+        "https://github.com/trailofbits/pypi-attestations, expected "
+        "https://github.com/attacker/pypi-attestations)"
+    ) in err
 
 
 def test_provenance_served_for_another_file_does_not_verify(project) -> None:
@@ -310,8 +364,11 @@ MOVED = "trailofbits/pypi-attestation-models"
 def admitted_before(project: Project, repository: str) -> None:
     """A hand-written (synthetic) record: pypi-attestations 0.0.18 admitted with provenance
     from `repository`, as a project that moved repositories would show."""
-    hashes = [f"sha256:{f['digests']['sha256']}" for f in recorded("pypi-attestations")["releases"]["0.0.18"]
-              if f["packagetype"] == "sdist"]
+    hashes = [
+        f"sha256:{f['digests']['sha256']}"
+        for f in recorded("pypi-attestations")["releases"]["0.0.18"]
+        if f["packagetype"] == "sdist"
+    ]
     project.record.write_text(f"""version = 1
 [[distribution]]
 name = "pypi-attestations"
@@ -343,9 +400,11 @@ def test_a_publisher_change_on_a_version_bump_is_refused(project) -> None:
     admitted_before(project, MOVED)
     code, _, err = project.run("admit")
     assert code == 1
-    assert ("refused: pypi-attestations 0.0.19: publisher-changed: published by GitHub "
-            "trailofbits/pypi-attestations release.yml, but 0.0.18 was published by GitHub "
-            f"{MOVED} release.yml; to accept it, add an [[exception]]") in err
+    assert (
+        "refused: pypi-attestations 0.0.19: publisher-changed: published by GitHub "
+        "trailofbits/pypi-attestations release.yml, but 0.0.18 was published by GitHub "
+        f"{MOVED} release.yml; to accept it, add an [[exception]]"
+    ) in err
     # The admitted version stays on the record as the reference; the lock is not admitted.
     assert set(project.entries()) == {"pypi-attestations 0.0.18"}
     assert project.run("check")[0] == 1
@@ -353,22 +412,32 @@ def test_a_publisher_change_on_a_version_bump_is_refused(project) -> None:
 
 def test_a_publisher_change_is_accepted_by_an_unexpired_exception(project) -> None:
     admitted_before(project, MOVED)
-    project.policy.write_text(POLICY + exception("publisher-changed", TODAY + datetime.timedelta(days=90)))
+    project.policy.write_text(
+        POLICY + exception("publisher-changed", TODAY + datetime.timedelta(days=90))
+    )
     code, _, err = project.run("admit")
     assert code == 0, err
     entry = project.entries()["pypi-attestations 0.0.19"]
     assert (entry["basis"], entry["exceptions"], entry["publisher"]) == (
-        "exception", ["publisher-changed"], GITHUB)
+        "exception",
+        ["publisher-changed"],
+        GITHUB,
+    )
     assert set(project.entries()) == {"pypi-attestations 0.0.19"}
     assert project.run("check")[0] == 0
 
 
 def test_a_publisher_change_is_refused_when_the_exception_expired(project) -> None:
     admitted_before(project, MOVED)
-    project.policy.write_text(POLICY + exception("publisher-changed", TODAY - datetime.timedelta(days=1)))
+    project.policy.write_text(
+        POLICY + exception("publisher-changed", TODAY - datetime.timedelta(days=1))
+    )
     code, _, err = project.run("admit")
     assert code == 1
-    assert f"{project.policy}: exception #1 (pypi-attestations, publisher-changed) expired on 2026-11-24" in err
+    assert (
+        f"{project.policy}: exception #1 (pypi-attestations, publisher-changed) expired on 2026-11-24"
+        in err
+    )
     assert "refused: pypi-attestations 0.0.19: publisher-changed:" in err
     assert "Traceback" not in err
 
@@ -387,10 +456,16 @@ def test_provenance_that_disappears_on_the_next_version_is_refused(project) -> N
     project.lock(runtime=[sdist("pypi-attestations", "0.0.20")])
     code, _, err = project.run("admit")
     assert code == 1
-    assert ("refused: pypi-attestations 0.0.20: provenance-lost: no provenance, but 0.0.19 was "
-            "published by GitHub trailofbits/pypi-attestations release.yml") in err
-    project.policy.write_text(POLICY + exception("provenance-lost", TODAY).replace("0.0.19", "0.0.20")
-                              .replace(str(TODAY), str(TODAY + datetime.timedelta(days=7))))
+    assert (
+        "refused: pypi-attestations 0.0.20: provenance-lost: no provenance, but 0.0.19 was "
+        "published by GitHub trailofbits/pypi-attestations release.yml"
+    ) in err
+    project.policy.write_text(
+        POLICY
+        + exception("provenance-lost", TODAY)
+        .replace("0.0.19", "0.0.20")
+        .replace(str(TODAY), str(TODAY + datetime.timedelta(days=7)))
+    )
     code, _, err = project.run("admit")
     assert code == 0, err
     assert project.entries()["pypi-attestations 0.0.20"]["exceptions"] == ["provenance-lost"]
@@ -398,8 +473,13 @@ def test_provenance_that_disappears_on_the_next_version_is_refused(project) -> N
 
 # -- the weekly re-check ----------------------------------------------------------------
 def test_recheck_catches_yanked_lost_provenance_quarantine_and_expired_exceptions(project) -> None:
-    project.lock(runtime=[sdist("pypi-attestations", "0.0.19"), requirement("six", "1.17.0"),
-                          requirement("idna", "3.20")])
+    project.lock(
+        runtime=[
+            sdist("pypi-attestations", "0.0.19"),
+            requirement("six", "1.17.0"),
+            requirement("idna", "3.20"),
+        ]
+    )
     assert project.run("admit")[0] == 0
     code, out, err = project.run("recheck")
     assert code == 0, err
@@ -412,10 +492,14 @@ def test_recheck_catches_yanked_lost_provenance_quarantine_and_expired_exception
     code, _, err = project.run("recheck")
     assert code == 1
     failed = sorted(line for line in err.splitlines() if line.startswith("failed: "))
-    assert failed[0].startswith("failed: idna 3.20: project-status: the index marks it quarantined: "
-                                "Under review for malware")
-    assert failed[1].startswith("failed: pypi-attestations 0.0.19: provenance-lost: admitted with "
-                                "provenance from GitHub trailofbits/pypi-attestations release.yml")
+    assert failed[0].startswith(
+        "failed: idna 3.20: project-status: the index marks it quarantined: "
+        "Under review for malware"
+    )
+    assert failed[1].startswith(
+        "failed: pypi-attestations 0.0.19: provenance-lost: admitted with "
+        "provenance from GitHub trailofbits/pypi-attestations release.yml"
+    )
     assert failed[2].startswith("failed: six 1.17.0: yanked: six-1.17.0")
     assert "exception #1 (pypi-attestations, yanked) expired on 2026-11-25" in err
     only_metadata(project.index)
@@ -423,7 +507,9 @@ def test_recheck_catches_yanked_lost_provenance_quarantine_and_expired_exception
 
 def test_recheck_fails_when_an_exception_the_record_relies_on_expires(project) -> None:
     project.lock(runtime=[requirement("unidecode", "1.4.0")])
-    policy = POLICY + """
+    policy = (
+        POLICY
+        + """
 [[exception]]
 package = "unidecode"
 rule = "license"
@@ -431,13 +517,16 @@ reason = "Used only in an optional CLI that is not distributed"
 approver = "Legal <legal@example.org>"
 expires = 2026-12-01
 """
+    )
     project.policy.write_text(policy)
     assert project.run("admit")[0] == 0
     project.policy.write_text(policy.replace("2026-12-01", "2026-11-20"))
     code, _, err = project.run("recheck")
     assert code == 1
-    assert ("failed: unidecode 1.4.0: license: admitted by exception, but "
-            f"{project.policy}: exception #1 (unidecode, license) expired on 2026-11-20") in err
+    assert (
+        "failed: unidecode 1.4.0: license: admitted by exception, but "
+        f"{project.policy}: exception #1 (unidecode, license) expired on 2026-11-20"
+    ) in err
 
 
 def test_admit_refuses_an_archived_project(project) -> None:
@@ -450,7 +539,9 @@ def test_admit_refuses_an_archived_project(project) -> None:
 
 # -- policy files ------------------------------------------------------------------------
 def test_the_old_license_policy_is_honoured_with_a_notice(project) -> None:
-    project.lock(runtime=[requirement("unidecode", "1.4.0"), requirement("gcb-attestation-test", "0.0.0")])
+    project.lock(
+        runtime=[requirement("unidecode", "1.4.0"), requirement("gcb-attestation-test", "0.0.0")]
+    )
     (project.root / "license-policy.toml").write_text("""\
 allowed = ["MIT", "GPL-2.0-or-later"]
 
@@ -460,8 +551,10 @@ reason = "Test fixture; no licence metadata"
 """)
     code, out, err = project.run("admit")
     assert code == 0, err
-    assert ("notice: " + str(project.root / "license-policy.toml") + " is honoured (1 licence(s) "
-            "(GPL-2.0-or-later), 1 exception(s)); move them into") in out
+    assert (
+        "notice: " + str(project.root / "license-policy.toml") + " is honoured (1 licence(s) "
+        "(GPL-2.0-or-later), 1 exception(s)); move them into"
+    ) in out
     entries = project.entries()
     assert entries["unidecode 1.4.0"]["basis"] == "policy"
     assert entries["gcb-attestation-test 0.0.0"]["exceptions"] == ["license"]
@@ -471,18 +564,31 @@ reason = "Test fixture; no licence metadata"
     ("extra", "message"),
     [
         ("[age]\nmin-release-day = 7\n", "[age]: unknown key 'min-release-day'"),
-        ("[provenance]\nnew-dependencies = \"sometimes\"\n", "new-dependencies must be off, warn or require"),
-        ('[[exception]]\npackage = "six"\nrule = "license"\nreason = " "\napprover = "x"\nexpires = 2027-01-01\n',
-         "exception #1 (six, license) lacks reason"),
-        ('[[exception]]\npackage = "six"\nrule = "license"\nreason = "r"\nexpires = 2027-01-01\n',
-         "exception #1 (six, license) lacks approver"),
-        ('[[exception]]\npackage = "six"\nrule = "license"\nreason = "r"\napprover = "a"\nexpires = 2028-01-01\n',
-         "exception #1 (six, license): expires 2028-01-01 is more than 365 days ahead ([exceptions] max-days); choose 2027-11-25 or earlier"),
-        ('[[exception]]\npackage = "six"\nrule = "hash"\nreason = "r"\napprover = "a"\nexpires = 2027-01-01\n',
-         "rule 'hash' is not one of denied, license,"),
-        ('[[exception]]\npackage = "six"\nrule = "license"\nreason = "r"\napprover = "a"\nexpires = "soon"\n',
-         "expires must be a date, like 2027-01-31"),
-        ("[extends]\npath = \"org.toml\"\nsha256 = \"" + "0" * 64 + "\"\n", "org.toml does not exist"),
+        (
+            '[provenance]\nnew-dependencies = "sometimes"\n',
+            "new-dependencies must be off, warn or require",
+        ),
+        (
+            '[[exception]]\npackage = "six"\nrule = "license"\nreason = " "\napprover = "x"\nexpires = 2027-01-01\n',
+            "exception #1 (six, license) lacks reason",
+        ),
+        (
+            '[[exception]]\npackage = "six"\nrule = "license"\nreason = "r"\nexpires = 2027-01-01\n',
+            "exception #1 (six, license) lacks approver",
+        ),
+        (
+            '[[exception]]\npackage = "six"\nrule = "license"\nreason = "r"\napprover = "a"\nexpires = 2028-01-01\n',
+            "exception #1 (six, license): expires 2028-01-01 is more than 365 days ahead ([exceptions] max-days); choose 2027-11-25 or earlier",
+        ),
+        (
+            '[[exception]]\npackage = "six"\nrule = "hash"\nreason = "r"\napprover = "a"\nexpires = 2027-01-01\n',
+            "rule 'hash' is not one of denied, license,",
+        ),
+        (
+            '[[exception]]\npackage = "six"\nrule = "license"\nreason = "r"\napprover = "a"\nexpires = "soon"\n',
+            "expires must be a date, like 2027-01-31",
+        ),
+        ('[extends]\npath = "org.toml"\nsha256 = "' + "0" * 64 + '"\n', "org.toml does not exist"),
     ],
 )
 def test_a_bad_policy_is_a_named_error_not_a_traceback(project, extra, message) -> None:
@@ -501,7 +607,10 @@ def test_a_bad_lock_export_is_a_named_error(project) -> None:
     (project.root / "all.txt").write_text("six>=1\n")
     (project.root / "runtime.txt").write_text("")
     code, _, err = project.run("admit")
-    assert (code, err.strip()) == (2, f"error: {project.root / 'all.txt'}: not a pinned requirement: six>=1")
+    assert (code, err.strip()) == (
+        2,
+        f"error: {project.root / 'all.txt'}: not a pinned requirement: six>=1",
+    )
     (project.root / "all.txt").write_text("six==1.17.0\n")
     assert "six==1.17.0 has no --hash" in project.run("admit")[2]
 
@@ -528,9 +637,11 @@ def test_an_imported_organisation_record_admits_without_fetching(project, tmp_pa
     org_record = tmp_path / "org-admissions.toml"
     project.record.rename(org_record)
     digest = hashlib.sha256(org_record.read_bytes()).hexdigest()
-    project.policy.write_text(POLICY + f'[[import]]\nname = "acme"\npath = "{org_record}"\nsha256 = "{digest}"\n')
+    project.policy.write_text(
+        POLICY + f'[[import]]\nname = "acme"\npath = "{org_record}"\nsha256 = "{digest}"\n'
+    )
     before = project.index.count()
-    code, out, err = project.run("admit")
+    code, _, err = project.run("admit")
     assert code == 0, err
     assert project.index.count() == before, "imported entries need no index request"
     entries = project.entries()
@@ -562,9 +673,18 @@ def test_an_organisation_mirror_with_credentials_is_used_from_the_environment(
 def test_the_lock_tools_default_index_is_read_from_pyproject(tmp_path) -> None:
     pyproject = tmp_path / "pyproject.toml"
     for text, url in [
-        ('[[tool.uv.index]]\nname = "corp"\nurl = "https://uv.example/simple"\ndefault = true\n', "https://uv.example/simple"),
-        ('[[tool.pdm.source]]\nname = "pypi"\nurl = "https://pdm.example/simple"\n', "https://pdm.example/simple"),
-        ('[[tool.poetry.source]]\nname = "corp"\nurl = "https://poetry.example/simple/"\npriority = "primary"\n', "https://poetry.example/simple/"),
+        (
+            '[[tool.uv.index]]\nname = "corp"\nurl = "https://uv.example/simple"\ndefault = true\n',
+            "https://uv.example/simple",
+        ),
+        (
+            '[[tool.pdm.source]]\nname = "pypi"\nurl = "https://pdm.example/simple"\n',
+            "https://pdm.example/simple",
+        ),
+        (
+            '[[tool.poetry.source]]\nname = "corp"\nurl = "https://poetry.example/simple/"\npriority = "primary"\n',
+            "https://poetry.example/simple/",
+        ),
         ("[project]\nname = 'x'\n", ""),
     ]:
         pyproject.write_text(text)
@@ -596,8 +716,13 @@ def test_the_review_config_is_valid_yaml_for_the_action(project) -> None:
     project.lock(runtime=[requirement("six", "1.17.0")])
     assert project.run("admit", "--review-config", str(review))[0] == 0
     config = yaml.safe_load(review.read_text())
-    assert set(config) == {"fail-on-severity", "fail-on-scopes", "allow-licenses",
-                           "show-openssf-scorecard", "warn-on-openssf-scorecard-level"}
+    assert set(config) == {
+        "fail-on-severity",
+        "fail-on-scopes",
+        "allow-licenses",
+        "show-openssf-scorecard",
+        "warn-on-openssf-scorecard-level",
+    }
     assert config["allow-licenses"] == sorted(PERMISSIVE, key=str.lower)
 
 
@@ -606,16 +731,40 @@ def test_it_runs_isolated_as_the_makefile_runs_it(project, index) -> None:
     """`.tools/bin/python -I tools/admit.py`: no imports from the working folder; here the
     dev environment stands in for the toolchain (it has the same pypi-attestations)."""
     project.lock(runtime=[sdist("pypi-attestations", "0.0.19")])
-    common = ["--policy", str(project.policy), "--record", str(project.record), "--now", NOW.isoformat()]
+    common = [
+        "--policy",
+        str(project.policy),
+        "--record",
+        str(project.record),
+        "--now",
+        NOW.isoformat(),
+    ]
     lock = [str(project.root / "all.txt"), "--runtime", str(project.root / "runtime.txt")]
     result = subprocess.run(
-        [sys.executable, "-I", str(ADMIT), "admit", *lock, *common, "--index-url", index.simple_url],
-        cwd=project.root, capture_output=True, text=True, check=False, timeout=120,
+        [
+            sys.executable,
+            "-I",
+            str(ADMIT),
+            "admit",
+            *lock,
+            *common,
+            "--index-url",
+            index.simple_url,
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     result = subprocess.run(
         [sys.executable, "-I", str(ADMIT), "check", *lock, *common],
-        cwd=project.root, capture_output=True, text=True, check=False, timeout=60,
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "check: all 1 locked distributions are admitted" in result.stdout
@@ -632,8 +781,10 @@ def test_the_seeded_policy_admits_the_example_lock(project, render) -> None:
 
 
 def test_the_record_is_deterministic(project, tmp_path_factory) -> None:
-    project.lock(runtime=[sdist("pypi-attestations", "0.0.19"), requirement("idna", "3.20")],
-                 dev=[requirement("pluggy", "1.7.0")])
+    project.lock(
+        runtime=[sdist("pypi-attestations", "0.0.19"), requirement("idna", "3.20")],
+        dev=[requirement("pluggy", "1.7.0")],
+    )
     assert project.run("admit")[0] == 0
     first = project.record.read_text()
     project.record.unlink()
@@ -641,4 +792,3 @@ def test_the_record_is_deterministic(project, tmp_path_factory) -> None:
     assert project.record.read_text() == first
     names = [e["name"] for e in tomllib.loads(first)["distribution"]]
     assert names == sorted(names)
-
