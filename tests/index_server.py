@@ -175,6 +175,7 @@ class IndexServer:
         self.status: dict[str, tuple[str, str | None]] = {}  # PEP 792 (status, reason)
         self.requests: list[str] = []
         self._lock = threading.Lock()
+        self._answers: dict[tuple[str, str], tuple[int, bytes, str, str]] = {}
         server = self
 
         class Handler(_Handler):
@@ -218,6 +219,21 @@ class IndexServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    def state(self) -> str:
+        """The negative cases in force: answers are cached per path and state."""
+        hooks = (
+            self.tampered,
+            self.provenance_of,
+            self.publisher,
+            self.withheld,
+            self.young,
+            self.yanked,
+            self.status,
+        )
+        return repr(
+            [sorted(map(repr, hook.items() if isinstance(hook, dict) else hook)) for hook in hooks]
+        )
 
     # -- what is served ---------------------------------------------------------------
     def file(self, name: str, version: str, entry: dict[str, Any]) -> dict[str, Any]:
@@ -346,17 +362,6 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _reply(
-        self, status: int, body: Any, label: str = "recorded", media: str = "application/json"
-    ) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", media)
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("X-Test-Data", label)
-        self.end_headers()
-        self.wfile.write(payload)
-
     def do_GET(self) -> None:
         index = self.index
         path = unquote(self.path.split("?", 1)[0])
@@ -367,35 +372,54 @@ class _Handler(BaseHTTPRequestHandler):
             if self.headers.get("Authorization") != f"Basic {expected}":
                 self._reply(401, {"message": "credentials required"})
                 return
+        key = (path, index.state())
+        with index._lock:
+            cached = index._answers.get(key)
+        if cached is None:
+            cached = self._compute(path)
+            with index._lock:
+                index._answers[key] = cached
+        self._send(*cached)
+
+    def _compute(self, path: str) -> tuple[int, bytes, str, str]:
+        index = self.index
         if not path.startswith(index.prefix + "/"):
-            self._reply(404, {"message": "not found"})
-            return
+            return _answer(None, "recorded")
         path = path[len(index.prefix) :]
         if match := re.fullmatch(r"/pypi/([^/]+)/json", path):
             name = canonical(match[1])
-            self._answer(index.latest_json(name), index.label(name))
-        elif match := re.fullmatch(r"/pypi/([^/]+)/([^/]+)/json", path):
+            return _answer(index.latest_json(name), index.label(name))
+        if match := re.fullmatch(r"/pypi/([^/]+)/([^/]+)/json", path):
             name = canonical(match[1])
             label = "synthetic" if index.label(name) == "synthetic" else "derived"
-            self._answer(index.version_json(name, match[2]), label)
-        elif match := re.fullmatch(r"/simple/([^/]+)/?", path):
+            return _answer(index.version_json(name, match[2]), label)
+        if match := re.fullmatch(r"/simple/([^/]+)/?", path):
             name = canonical(match[1])
             label = "synthetic" if index.label(name) == "synthetic" else "derived"
-            self._answer(index.simple_json(name), label, "application/vnd.pypi.simple.v1+json")
-        elif match := re.fullmatch(r"/integrity/([^/]+)/([^/]+)/([^/]+)/provenance", path):
+            return _answer(index.simple_json(name), label, "application/vnd.pypi.simple.v1+json")
+        if match := re.fullmatch(r"/integrity/([^/]+)/([^/]+)/([^/]+)/provenance", path):
             filename = match[3]
-            provenance = index.provenance(filename)
             changed = filename in index.provenance_of or filename in index.publisher
             origin = real_provenance().get(filename, ({}, "derived"))[1]
-            self._answer(provenance, "synthetic" if changed else origin)
-        else:
-            self._reply(404, {"message": "not found"})
+            return _answer(index.provenance(filename), "synthetic" if changed else origin)
+        return _answer(None, "recorded")
 
-    def _answer(self, body: Any, label: str, media: str = "application/json") -> None:
-        if body is None:
-            self._reply(404, {"message": "not found"}, label)
-        else:
-            self._reply(200, body, label, media)
+    def _send(self, status: int, payload: bytes, label: str, media: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", media)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Test-Data", label)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _reply(self, status: int, body: Any) -> None:
+        self._send(status, json.dumps(body).encode(), "recorded", "application/json")
+
+
+def _answer(body: Any, label: str, media: str = "application/json") -> tuple[int, bytes, str, str]:
+    if body is None:
+        return 404, json.dumps({"message": "not found"}).encode(), label, "application/json"
+    return 200, json.dumps(body).encode(), label, media
 
 
 if __name__ == "__main__":
