@@ -173,6 +173,7 @@ class IndexServer:
         self.young: dict[tuple[str, str], datetime.timedelta] = {}  # uploaded `now - age`
         self.yanked: dict[tuple[str, str], str] = {}  # version -> yanked reason
         self.status: dict[str, tuple[str, str | None]] = {}  # PEP 792 (status, reason)
+        self.pep691 = True  # False: the simple API answers HTML only, like an old mirror
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, str], tuple[int, bytes, str, str]] = {}
@@ -230,6 +231,7 @@ class IndexServer:
             self.young,
             self.yanked,
             self.status,
+            {"pep691": self.pep691},
         )
         return repr(
             [sorted(map(repr, hook.items() if isinstance(hook, dict) else hook)) for hook in hooks]
@@ -396,7 +398,14 @@ class _Handler(BaseHTTPRequestHandler):
         if match := re.fullmatch(r"/simple/([^/]+)/?", path):
             name = canonical(match[1])
             label = "synthetic" if index.label(name) == "synthetic" else "derived"
-            return _answer(index.simple_json(name), label, "application/vnd.pypi.simple.v1+json")
+            page = index.simple_json(name)
+            if page is not None and not index.pep691:
+                links = "".join(
+                    f'<a href="{f["url"]}">{f["filename"]}</a>\n' for f in page["files"]
+                )
+                html = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n"
+                return 200, html.encode(), label, "text/html"
+            return _answer(page, label, "application/vnd.pypi.simple.v1+json")
         if match := re.fullmatch(r"/integrity/([^/]+)/([^/]+)/([^/]+)/provenance", path):
             filename = match[3]
             changed = filename in index.provenance_of or filename in index.publisher

@@ -670,6 +670,47 @@ def test_an_organisation_mirror_with_credentials_is_used_from_the_environment(
         assert all(path.startswith("/api/pypi/pypi-remote/") for path in mirror.requests)
 
 
+def test_a_mirror_without_the_json_simple_api_still_gives_the_project_history(project) -> None:
+    project.index.pep691 = False  # the simple API answers HTML only
+    project.lock(runtime=[requirement("gcb-attestation-test", "0.0.0")])
+    project.policy.write_text(POLICY + "[age]\nmin-project-days = 1000\n")
+    code, _, err = project.run("admit")
+    assert code == 1
+    # The first release comes from the JSON API's history instead.
+    assert "project-age: first release 2025-04-23, less than 1000 days ago" in err
+    assert project.index.count("json") == 2
+
+
+def test_pip_tools_lock_files_are_read_together(project) -> None:
+    main, dev = project.root / "main.txt", project.root / "dev.txt"
+    main.write_text(requirement("six", "1.17.0") + "\n")
+    dev.write_text(requirement("six", "1.17.0") + "\n" + requirement("pluggy", "1.7.0") + "\n")
+    common = [
+        "--policy",
+        str(project.policy),
+        "--record",
+        str(project.record),
+        "--now",
+        NOW.isoformat(),
+    ]
+    code = admit_tool.main(
+        [
+            "admit",
+            str(main),
+            str(dev),
+            "--runtime",
+            str(main),
+            *common,
+            "--index-url",
+            project.index.simple_url,
+        ]
+    )
+    assert code == 0
+    scopes = {name: entry["scope"] for name, entry in project.entries().items()}
+    assert scopes == {"six 1.17.0": "runtime", "pluggy 1.7.0": "dev"}
+    assert admit_tool.main(["check", str(main), str(dev), "--runtime", str(main), *common]) == 0
+
+
 def test_the_lock_tools_default_index_is_read_from_pyproject(tmp_path) -> None:
     pyproject = tmp_path / "pyproject.toml"
     for text, url in [

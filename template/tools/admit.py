@@ -2,16 +2,17 @@
 
 Usage (the Makefile exports the lock first; run from the project's root):
 
-    python -I tools/admit.py admit LOCK --runtime RUNTIME   # `make admit`
-    python -I tools/admit.py check LOCK [--runtime RUNTIME] # before `make install`, in CI
-    python -I tools/admit.py recheck                        # weekly, in scheduled CI
-    python -I tools/admit.py review-config                  # write the review config only
+    python -I tools/admit.py admit LOCK... --runtime RUNTIME    # `make admit`
+    python -I tools/admit.py check LOCK... [--runtime RUNTIME]  # before installing; CI
+    python -I tools/admit.py recheck                            # weekly, scheduled CI
+    python -I tools/admit.py review-config                      # the review config only
 
-LOCK is the lock exported as hashed requirements covering every group, extra and platform;
-RUNTIME the same without development groups (only those reach users, so only they are held
-to the runtime licences). Common options: --policy (dependency-policy.toml), --record
-(dependency-admissions.toml), --legacy-policy (license-policy.toml), --review-config
-(a dependency-review-action config to keep in step), --index-url, --now.
+LOCK is the lock exported as hashed requirements covering every group, extra and platform
+(for pip-tools: all its requirements files); RUNTIME is the same without development
+groups (only those reach users, so only they are held to the runtime licences).
+Common options: --policy (dependency-policy.toml), --record (dependency-admissions.toml),
+--legacy-policy (license-policy.toml), --review-config (a dependency-review-action config
+to keep in step), --index-url, --now.
 
 `admit` compares the lock with the record (the committed list of admitted distributions).
 For every distribution that is new or changed (version, file hashes or scope), it fetches
@@ -51,6 +52,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 import tomllib
 import urllib.error
 import urllib.parse
@@ -352,7 +354,9 @@ def load_policy(path: Path, legacy: Path, today: datetime.date, *, offline: bool
         validate(base, where)
         if "extends" in base:
             raise Failure(f"{where}: an extended policy cannot extend another one")
-        layers.insert(0, (Path(data["extends"].get("path") or data["extends"]["url"]), base))
+        extends = data["extends"]
+        origin = path.parent / extends["path"] if extends.get("path") else Path(extends["url"])
+        layers.insert(0, (origin, base))
     merged: dict[str, Any] = {}
     tables: dict[str, list[tuple[Path, dict[str, Any]]]] = {
         "deny": [],
@@ -541,14 +545,22 @@ def read_lock(path: Path) -> dict[tuple[str, str], Locked]:
     return locked
 
 
-def read_locks(lock: Path, runtime: Path | None) -> dict[tuple[str, str], Locked]:
-    locked = read_lock(lock)
+def read_locks(locks: list[Path], runtime: Path | None) -> dict[tuple[str, str], Locked]:
+    """Every locked distribution of the lock files (pip-tools has two), scoped runtime
+    when the runtime export has it."""
+    locked: dict[tuple[str, str], Locked] = {}
+    for lock in locks:
+        for key, entry in read_lock(lock).items():
+            if key in locked:
+                locked[key].hashes |= entry.hashes
+            else:
+                locked[key] = entry
     if runtime is not None:
         for key, entry in read_lock(runtime).items():
             if key not in locked:
                 raise Failure(
-                    f"{runtime}: {entry.name} {entry.version} is not in {lock}: "
-                    "export both from the same lock"
+                    f"{runtime}: {entry.name} {entry.version} is not in "
+                    f"{', '.join(map(str, locks))}: export them from the same lock"
                 )
             locked[key].scope = "runtime"
     return locked
@@ -683,6 +695,7 @@ class Client:
         else:
             self.api = re.sub(r"/simple$", "", self.simple)
         self.requests = 0
+        self._count = threading.Lock()
 
     def _open(self, url: str, accept: str) -> Any:
         parts = urllib.parse.urlsplit(url)
@@ -691,25 +704,25 @@ class Client:
         headers = {"Accept": accept, "User-Agent": "admit.py (dependency admission)"}
         if parts.netloc in self.auth:
             headers["Authorization"] = self.auth[parts.netloc]
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         from urllib.request import Request, urlopen  # here: `check` stays fast without it
 
         request = Request(url, headers=headers)  # noqa: S310 (http(s) only, checked above)
         return urlopen(request, timeout=60)  # noqa: S310
 
-    def fetch_bytes(self, url: str) -> bytes:
-        try:
-            with self._open(url, "*/*") as response:
-                return response.read()
-        except (urllib.error.URLError, OSError) as error:
-            raise Failure(f"cannot read {redact(url)}: {error}") from None
-
-    def json(self, url: str, accept: str = "application/json") -> dict[str, Any] | None:
-        """The JSON document at url, or None when the index answers 404."""
+    def json(
+        self, url: str, accept: str = "application/json", *, optional: bool = False
+    ) -> dict[str, Any] | None:
+        """The JSON document at url, or None when the index answers 404 (or, if optional,
+        answers something that is not JSON: a mirror without PEP 691, say)."""
         for attempt in range(3):
             try:
                 with self._open(url, accept) as response:
-                    return json.loads(response.read())
+                    data = response.read()
+                    if optional and "json" not in response.headers.get("Content-Type", ""):
+                        return None
+                    return json.loads(data)
             except urllib.error.HTTPError as error:
                 if error.code == 404:
                     return None
@@ -824,7 +837,7 @@ def gather(client: Client, locked: Locked, provenance: bool) -> Facts:
             )
             break
     facts.uploaded = max(uploads) if uploads else None
-    project = client.json(f"{client.simple}/{name}/", SIMPLE_JSON)
+    project = client.json(f"{client.simple}/{name}/", SIMPLE_JSON, optional=True)
     urls: dict[str, Any] = {}
     if project is not None:
         status = project.get("project-status") or {}
@@ -1312,7 +1325,10 @@ def command_recheck(args: argparse.Namespace, now: datetime.datetime) -> int:
     import concurrent.futures
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        gathered = list(pool.map(lambda e: gather(client, e, True), entries))
+        # Provenance is fetched again for what was admitted with some (trust on first use).
+        gathered = list(
+            pool.map(lambda e: gather(client, e, bool(record[e.key].get("publisher"))), entries)
+        )
     failures: list[str] = []
     for facts in gathered:
         entry = record[facts.locked.key]
@@ -1396,7 +1412,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("admit", "check"):
         sub = commands.add_parser(name, parents=[common])
-        sub.add_argument("lock", type=Path, help="the lock exported as hashed requirements")
+        sub.add_argument(
+            "lock", type=Path, nargs="+", help="the lock exported as hashed requirements"
+        )
         sub.add_argument("--runtime", type=Path, help="the same, without development groups")
     commands.add_parser("recheck", parents=[common])
     commands.add_parser("review-config", parents=[common])
