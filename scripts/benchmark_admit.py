@@ -93,6 +93,7 @@ def main() -> int:
         "runs": args.runs,
         "machine": f"{platform.machine()}, {platform.python_version()}, 2 cores",
         "date": datetime.date.today().isoformat(),
+        "interpreter": "the dev environment's" if args.python == sys.executable else args.python,
         "index_requests": requests,
         "median_seconds": medians,
         "samples": samples,
