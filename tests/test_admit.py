@@ -833,3 +833,57 @@ def test_the_record_is_deterministic(project, tmp_path_factory) -> None:
     assert project.record.read_text() == first
     names = [e["name"] for e in tomllib.loads(first)["distribution"]]
     assert names == sorted(names)
+
+
+@pytest.mark.slow
+def test_the_hash_locked_toolchain_verifies_provenance(
+    project, index, env, tmp_path_factory
+) -> None:
+    """The real path: the uv toolchain lock installed as `make tools` installs it, and
+    admit.py run by its interpreter, isolated, verifies PyPI's provenance offline."""
+    tools = tmp_path_factory.mktemp("toolchain") / ".tools"
+    subprocess.run([sys.executable, "-m", "venv", str(tools)], check=True)
+    python = str(tools / "bin" / "python")
+    toolchain = ROOT / "extensions" / "locks" / "uv.txt"
+    install = [
+        python,
+        "-I",
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--require-hashes",
+        "--only-binary",
+        ":all:",
+        "--no-deps",
+        "-r",
+        str(toolchain),
+    ]
+    subprocess.run(install, env=env, check=True, timeout=900)
+    project.lock(
+        runtime=[sdist("pypi-attestations", "0.0.19")],
+        dev=[requirement("gitlab-oidc-project", "0.0.3")],
+    )
+    common = [
+        "--policy",
+        str(project.policy),
+        "--record",
+        str(project.record),
+        "--now",
+        NOW.isoformat(),
+    ]
+    lock = [str(project.root / "all.txt"), "--runtime", str(project.root / "runtime.txt")]
+    result = subprocess.run(
+        [python, "-I", str(ADMIT), "admit", *lock, *common, "--index-url", index.simple_url],
+        cwd=project.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    entries = project.entries()
+    assert entries["pypi-attestations 0.0.19"]["publisher"] == GITHUB
+    assert entries["gitlab-oidc-project 0.0.3"]["publisher"] == GITLAB
