@@ -27,6 +27,16 @@ GOLDEN = ROOT / "tests" / "golden"
 GOLDEN_SKIPS = {"tools/toolchain.txt", "tools/publish.txt"}
 
 
+def golden_files(project: Path) -> set[str]:
+    """What a golden copy keeps: the rendered files, not the ones copied verbatim from
+    template/ (those are in the diff already) nor the generated toolchain locks."""
+    return {
+        relative
+        for relative in tree(project) - GOLDEN_SKIPS
+        if not (ROOT / "template" / relative).is_file()
+    }
+
+
 def working_tree_files(root: Path = ROOT) -> list[str]:
     """Files git would commit (tracked, or untracked and not ignored)."""
     listed = subprocess.run(
@@ -69,7 +79,7 @@ def golden_variants() -> dict[str, dict[str, str]]:
 def golden_differences(name: str, project: Path) -> list[str]:
     """How a fresh render differs from its golden copy, as unified diffs."""
     expected_root = GOLDEN / name
-    rendered = tree(project) - GOLDEN_SKIPS
+    rendered = golden_files(project)
     expected = tree(expected_root)
     problems = [f"new file: {p}" for p in sorted(rendered - expected)]
     problems += [f"file no longer rendered: {p}" for p in sorted(expected - rendered)]
@@ -90,7 +100,7 @@ def golden_differences(name: str, project: Path) -> list[str]:
 def write_golden(name: str, project: Path) -> None:
     target = GOLDEN / name
     shutil.rmtree(target, ignore_errors=True)
-    for relative in sorted(tree(project) - GOLDEN_SKIPS):
+    for relative in sorted(golden_files(project)):
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         destination.write_bytes(normalised(project / relative, relative))
