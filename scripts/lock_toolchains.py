@@ -1,6 +1,7 @@
 """Compile the hash-locked toolchains that generated projects install.
 
-Reads includes/data/tools.yml and writes includes/locks/<name>.txt with
+Reads includes/data/tools.yml (and each lock tool's backend from lock_tools.yml) and
+writes includes/locks/<name>.txt with
 `uv pip compile --universal --generate-hashes`, resolved as of `resolved_at` so the
 result is reproducible. Run it after changing a tool version, then commit the locks:
 
@@ -36,9 +37,10 @@ def oldest_supported_python() -> str:
 
 def toolchains() -> dict[str, list[str]]:
     tools = yaml.safe_load((DATA / "tools.yml").read_text())
+    registry = yaml.safe_load((DATA / "lock_tools.yml").read_text())
     chains = {}
     for name, tool in tools["lock_tools"].items():
-        backend = tools["backends"][tool["backend"]]["requirement"]
+        backend = tools["backends"][registry[name]["backend"]]["requirement"]
         chains[name] = [*tool["requirements"], backend, *tools["common"]]
     chains["publish"] = list(tools["publish"])
     return chains

@@ -150,9 +150,7 @@ class AnswerSpace:
                 uncovered.discard(_pair(a, value_a, b, value_b))
                 continue
             rows.append(row)
-            uncovered -= {
-                _pair(x, row[x], y, row[y]) for x, y in itertools.combinations(names, 2)
-            }
+            uncovered -= {_pair(x, row[x], y, row[y]) for x, y in itertools.combinations(names, 2)}
         return rows
 
     def every_combination(self) -> Iterator[Combination]:

@@ -17,6 +17,7 @@ DATA = ROOT / "includes" / "data"
 ACTIONS = yaml.safe_load((DATA / "actions.yml").read_text())
 PYTHON = yaml.safe_load((DATA / "python.yml").read_text())
 TOOLS = yaml.safe_load((DATA / "tools.yml").read_text())
+LOCK_TOOLS = yaml.safe_load((DATA / "lock_tools.yml").read_text())
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<rest>.*)$", re.MULTILINE)
 
 
@@ -89,7 +90,7 @@ def test_the_toolchain_lock_pins_every_tool_of_the_data_table(project) -> None:
     tool = TOOLS["lock_tools"][answers["lock_tool"]]
     wanted = [
         *tool["requirements"],
-        TOOLS["backends"][tool["backend"]]["requirement"],
+        TOOLS["backends"][LOCK_TOOLS[answers["lock_tool"]]["backend"]]["requirement"],
         *TOOLS["common"],
     ]
     for requirement in wanted:

@@ -72,7 +72,11 @@ def test_every_ci_and_bot_file_matches_its_schema(matrix, env) -> None:
     checked = check_many_schemas(matrix.values(), env)
     for project in matrix.values():
         mine = {p.relative_to(project).as_posix() for p in checked if project in p.parents}
-        host_ci = ".gitlab-ci.yml" if (project / ".gitlab-ci.yml").exists() else ".github/workflows/ci.yml"
+        host_ci = (
+            ".gitlab-ci.yml"
+            if (project / ".gitlab-ci.yml").exists()
+            else ".github/workflows/ci.yml"
+        )
         assert host_ci in mine, f"{project.name}: the tests run on the repository host's CI"
         bots = {".github/dependabot.yml", "renovate.json"} & mine
         assert len(bots) == 1, f"{project.name}: exactly one dependency bot"
@@ -91,7 +95,9 @@ def test_zizmor_pedantic_finds_nothing(matrix, env) -> None:
 
 def test_actionlint_and_shellcheck_find_nothing(matrix, env) -> None:
     workflows = [
-        path for project in matrix.values() for path in (project / ".github").glob("workflows/*.yml")
+        path
+        for project in matrix.values()
+        for path in (project / ".github").glob("workflows/*.yml")
     ]
     assert workflows
     result = actionlint(workflows, env)
@@ -150,7 +156,9 @@ def test_no_file_mentions_a_choice_the_project_did_not_take(combinations, matrix
                 checked = re.sub(allowed, "", text, flags=re.M) if allowed else text
                 for value in values - {answers[question]}:
                     if re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", checked, re.I):
-                        problems.append(f"{project.name}/{relative}: {question}={answers[question]} but mentions {value}")
+                        problems.append(
+                            f"{project.name}/{relative}: {question}={answers[question]} but mentions {value}"
+                        )
     assert not problems, "\n".join(problems[:40])
 
 
@@ -168,5 +176,7 @@ def test_no_file_mentions_a_python_older_than_the_floor(matrix) -> None:
                 continue
             text = re.sub(r"^.*@sha256:.*$", "", path.read_text(encoding="utf-8"), flags=re.M)
             for match in re.finditer(rf"(?<![\w.])({older})(?![\w])", text):  # images aside
-                problems.append(f"{project.name}/{relative}: python_min={floor} but mentions {match[0]}")
+                problems.append(
+                    f"{project.name}/{relative}: python_min={floor} but mentions {match[0]}"
+                )
     assert not problems, "\n".join(problems[:40])

@@ -271,42 +271,6 @@ def test_the_make_targets_behind_the_scheduled_checks_report_drift(versions, pro
     run(["make", "--no-print-directory", "template-current"], project, project_env)
 
 
-# organisation defaults -----------------------------------------------------------------------
-def test_an_organisation_settings_file_supplies_defaults(versions, env, tmp_path):
-    settings = tmp_path / "org-settings.yml"
-    settings.write_text(
-        yaml.safe_dump(
-            {
-                "defaults": {
-                    "repository_owner": "acme",
-                    "author_name": "Acme Open Source",
-                    "author_email": "opensource@acme.example",
-                    "security_contact": "psirt@acme.example",
-                    "license": "Apache-2.0",
-                    "publisher": "google-cloud-build",
-                    "gcp_project_id": "acme-releases",
-                }
-            }
-        )
-    )
-    org_env = {**env, "COPIER_SETTINGS_PATH": str(settings)}
-
-    def copy(dst: Path, answer: str) -> dict:
-        command = [*COPIER, "copy", "--defaults", "--quiet", "--vcs-ref", "v1.0.0"]
-        run([*command, "--data", answer, str(versions), str(dst)], tmp_path, org_env)
-        return answers(dst)
-
-    result = copy(tmp_path / "project", "project_name=Acme Widgets")
-    assert result["repository_owner"] == "acme"
-    assert result["security_contact"] == "psirt@acme.example"
-    assert result["license"] == "Apache-2.0"
-    assert result["publisher"] == "google-cloud-build"
-    assert result["gcp_service_account"] == "pypi-publisher@acme-releases.iam.gserviceaccount.com"
-    assert "Apache License" in (tmp_path / "project" / "LICENSE").read_text()
-    # An explicit answer still beats the organisation's default.
-    assert copy(tmp_path / "other", "license=MIT")["license"] == "MIT"
-
-
 # adopting an existing repository -------------------------------------------------------------
 def test_an_existing_repository_adopts_the_template(versions, env, tmp_path):
     project = tmp_path / "legacy"

@@ -57,10 +57,7 @@ def schema_files(projects: Iterable[Path]) -> dict[str, list[Path]]:
 def check_schemas(project: Path, env: dict[str, str]) -> list[str]:
     """Validate every configuration file of one project against its schema; return the
     files checked."""
-    return [
-        path.relative_to(project).as_posix()
-        for path in check_many_schemas([project], env)
-    ]
+    return [path.relative_to(project).as_posix() for path in check_many_schemas([project], env)]
 
 
 def check_many_schemas(projects: Iterable[Path], env: dict[str, str]) -> list[Path]:
