@@ -138,6 +138,23 @@ def test_edits_to_template_owned_files_merge_without_conflicts(versions, env, tm
     assert "clean: ## Remove the environments and everything built" in makefile  # template's
 
 
+def test_switching_the_publisher_keeps_the_projects_own_make_targets(versions, env, tmp_path):
+    # Targets appended to the Makefile, and targets in project.mk (the project's own file),
+    # both survive an update that changes the publisher: the Makefile's last lines do not
+    # depend on any answer.
+    project = generate(versions, tmp_path / "project", env)
+    with (project / "Makefile").open("a") as file:
+        file.write("\ndocs: ## Build our documentation\n\t@echo docs\n")
+    with (project / "project.mk").open("a") as file:
+        file.write("\nserve: ## Serve the documentation\n\t@echo serve\n")
+    commit(project, env, "Our targets")
+    update(project, env, "--vcs-ref", "v1.1.0", "--data", "publisher=google-cloud-build")
+    assert_clean_merge(project, env)
+    assert (project / "cloudbuild.yaml").exists()
+    for target in ("docs", "serve"):
+        assert run(["make", "--no-print-directory", target], project, env).stdout == f"{target}\n"
+
+
 # 4 -----------------------------------------------------------------------------------------
 def bump_workflows(project: Path, new: str) -> None:
     for path in (project / ".github" / "workflows").glob("*.yml"):

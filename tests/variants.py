@@ -64,7 +64,7 @@ priority = "primary"
 
 def adapt_for_this_machine(project: Path, variant: Variant) -> None:
     """Accommodations this test machine needs and users do not, applied to the test's copy
-    only (see ../shared/reference/environment.md). PDM's `hishel<2` is not one of them: it
+    only: this machine reaches PyPI's simple index, not its JSON API. PDM's `hishel<2` is not one of them: it
     is a real incompatibility of PDM 2.29, so the shipped toolchain lock carries it."""
     if variant.answers.get("lock_tool") == "poetry":
         pyproject = project / "pyproject.toml"
