@@ -32,6 +32,7 @@ DEFAULT_FILES = {
     "src/my_project/py.typed",
     "tests/test_my_project.py",
     "tools/audit.py",
+    "tools/expiring.py",
     "tools/licenses.py",
     "tools/toolchain.txt",
 }
