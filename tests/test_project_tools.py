@@ -22,7 +22,7 @@ def load(name: str):
     return module
 
 
-licenses, audit = load("licenses"), load("audit")
+licenses, audit, expiring = load("licenses"), load("audit"), load("expiring")
 ALLOWED = {"mit", "bsd-3-clause", "apache-2.0"}
 
 
@@ -351,3 +351,58 @@ def test_the_audit_script_reports_a_bad_file_without_a_traceback(
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: audit-exceptions.toml: ")
     assert problem.replace(str(path), "audit-exceptions.toml") in result.stderr
+
+
+def exemption(package: str, expires: str, advisory: str = "PYSEC-2019-217") -> str:
+    return (
+        f'[[exemption]]\npackage = "{package}"\nadvisory = "{advisory}"\n'
+        f'reason = "Takes the fix before the cooldown ends"\nexpires = {expires}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "in_force", "problem"),
+    [
+        (exemption("Jinja2", "2026-12-03"), ["Jinja2"], None),
+        (exemption("jinja2", "2026-12-04"), [], "expires is 2026-12-04, more than 8 days"),
+        ("max-days = 30\n" + exemption("jinja2", "2026-12-01"), ["jinja2"], "from 1 to 8, not 30"),
+        ("max-days = 3\n" + exemption("jinja2", "2026-12-01"), [], "more than 3 days"),
+        (
+            exemption("Jinja2", "2026-12-01") + exemption("jinja_2", "2026-12-01"),
+            ["Jinja2", "jinja_2"],
+            None,
+        ),
+        (
+            exemption("Zope.Interface", "2026-12-01") + exemption("zope_interface", "2026-12-01"),
+            ["Zope.Interface"],
+            "exemption #2 (zope_interface): repeats exemption #1",
+        ),
+        (exemption("jinja2 ", "2026-12-01"), [], "package 'jinja2 ' is not a valid package name"),
+        (
+            exemption("jinja2", "2026-12-01", advisory="CVE-2019"),
+            [],
+            "exemption #1 (jinja2): advisory 'CVE-2019' is not an advisory ID",
+        ),
+        (exemption("jinja2", "2026-11-25"), [], "expired on 2026-11-25: remove it"),
+    ],
+)
+def test_the_reader_serves_other_files_with_their_own_keys_and_a_lower_cap(
+    tmp_path: Path, content, in_force, problem
+) -> None:
+    # The cooldown's fast lane keeps its exemptions in the same format, capped at the
+    # cooldown (7 days) and one more.
+    path = tmp_path / "cooldown-exemptions.toml"
+    path.write_text(content)
+    entries, problems = expiring.load(
+        path,
+        table="exemption",
+        keys={"package": expiring.package_name, "advisory": expiring.advisory_id},
+        today=TODAY,
+        renew="remove it",
+        max_days=8,
+    )
+    assert [entry["package"] for entry in entries] == in_force
+    if problem is None:
+        assert problems == []
+    else:
+        assert any(problem in found for found in problems), problems

@@ -179,12 +179,12 @@ def unknown(key: str, allowed: list[str]) -> str:
     return f"unknown key {key!r} (allowed: {', '.join(allowed)}){hint}"
 
 
-def max_days_of(document: dict[str, object], path: Path) -> tuple[int, str | None]:
-    value = document.get(MAX_DAYS_KEY, MAX_DAYS)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DAYS:
-        return MAX_DAYS, (
-            f"{path}: {MAX_DAYS_KEY} must be a whole number of days from 1 to {MAX_DAYS}, "
-            f"not {shown(value)} ({kind(value)}); checking against {MAX_DAYS}"
+def max_days_of(document: dict[str, object], path: Path, cap: int) -> tuple[int, str | None]:
+    value = document.get(MAX_DAYS_KEY, cap)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= cap:
+        return cap, (
+            f"{path}: {MAX_DAYS_KEY} must be a whole number of days from 1 to {cap}, "
+            f"not {shown(value)} ({kind(value)}); checking against {cap}"
         )
     return value, None
 
@@ -196,13 +196,15 @@ def load(
     keys: dict[str, Check],
     today: datetime.date,
     renew: str,
+    max_days: int = MAX_DAYS,
 ) -> tuple[list[dict[str, object]], list[str]]:
     """Return (the entries in force, problems). A missing file has no entries.
 
     `table` names the list of tables; `keys` maps each key an entry needs, besides reason
     and expires, to its check; the first of them names the entry in messages and must be
     unique. An entry with any problem is not in force; nor is an expired one, which is a
-    problem too, with `renew` telling what to do about it.
+    problem too, with `renew` telling what to do about it. `max_days` caps the expiry; the
+    file's own `max-days` may lower it, never raise it.
     """
     if not path.exists():
         return [], []
@@ -211,7 +213,7 @@ def load(
         return [], [problem]
     top = [MAX_DAYS_KEY, table]
     problems = [f"{path}: {unknown(key, top)}" for key in document if key not in top]
-    max_days, problem = max_days_of(document, path)
+    max_days, problem = max_days_of(document, path, max_days)
     if problem:
         problems.append(problem)
     entries = document.get(table, [])
