@@ -45,7 +45,11 @@ def sibling(name: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise SystemExit(f"error: cannot load {name}.py next to {__file__}")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no tools/__pycache__
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 
