@@ -165,6 +165,11 @@ BAD_EXCEPTIONS = [
         exception(id='"PYSEC-217"'),
         "'PYSEC-217' is not an advisory ID: expected PYSEC-, a year and a number",
     ),
+    (
+        "non-ASCII digits",
+        exception(id='"PYSEC-\u0662\u0660\u0661\u0669-217"'),
+        "is not an advisory ID",
+    ),
     ("CVE too short", exception(id='"CVE-2019-1"'), "is not an advisory ID"),
     (
         "a package name",

@@ -32,20 +32,20 @@ MIN_REASON_WORDS = 3
 MAX_DAYS_KEY = "max-days"
 
 # The IDs vulnerability services report, and pip-audit's --ignore-vuln compares exactly
-# (case matters): PyPI's advisory database, GitHub's, CVE, and OSV's other databases
-# (PREFIX-..., such as MAL-2024-123 or SNYK-PYTHON-X-123).
+# (case matters; ASCII digits only): PyPI's advisory database, GitHub's, CVE, and OSV's
+# other databases (PREFIX-..., such as MAL-2024-123 or SNYK-PYTHON-X-123).
 ADVISORY_SHAPES = {
-    "PYSEC": re.compile(r"PYSEC-\d{4}-\d+"),
-    "GHSA": re.compile(r"GHSA(-[23456789cfghjmpqrvwx]{4}){3}"),
-    "CVE": re.compile(r"CVE-\d{4}-\d{4,}"),
-    "OSV": re.compile(r"OSV-\d{4}-\d+"),
-    "MAL": re.compile(r"MAL-\d{4}-\d+"),
-    "PSF": re.compile(r"PSF-\d{4}-\d+"),
-    "GSD": re.compile(r"GSD-\d{4}-\d+"),
+    "PYSEC": re.compile(r"PYSEC-\d{4}-\d+", re.ASCII),
+    "GHSA": re.compile(r"GHSA(-[23456789cfghjmpqrvwx]{4}){3}", re.ASCII),
+    "CVE": re.compile(r"CVE-\d{4}-\d{4,}", re.ASCII),
+    "OSV": re.compile(r"OSV-\d{4}-\d+", re.ASCII),
+    "MAL": re.compile(r"MAL-\d{4}-\d+", re.ASCII),
+    "PSF": re.compile(r"PSF-\d{4}-\d+", re.ASCII),
+    "GSD": re.compile(r"GSD-\d{4}-\d+", re.ASCII),
 }
-OTHER_ADVISORY = re.compile(r"[A-Z][A-Z0-9]{1,15}(-[A-Za-z0-9._]+)+")
+OTHER_ADVISORY = re.compile(r"[A-Z][A-Z0-9]{1,15}(-[A-Za-z0-9._]+)+", re.ASCII)
 ADVISORY_EXAMPLES = "PYSEC-2019-217, GHSA-462w-v97r-4m45, CVE-2019-10906"
-PACKAGE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+PACKAGE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", re.ASCII)
 
 # A check of one value: the problem with it, or None.
 Check = Callable[[object], "str | None"]
