@@ -32,6 +32,7 @@ DEFAULT_FILES = {
     "tests/test_my_project.py",
     "tools/admit.py",
     "tools/audit.py",
+    "tools/expiring.py",
     "tools/licenses.py",
     "tools/toolchain.txt",
 }

@@ -10,12 +10,14 @@ say) is audited at each of them, in rounds.
 Exceptions live in audit-exceptions.toml, one table per vulnerability:
 
     [[exception]]
-    id = "PYSEC-2019-217"   # the advisory ID or an alias (CVE-..., GHSA-...)
+    id = "PYSEC-2019-217"   # the advisory ID pip-audit reports, or an alias (CVE-, GHSA-)
     reason = "Why it does not affect us, and what we wait for"
     expires = 2027-01-31    # from this day on the audit fails again
 
-Each needs all three keys. An expired exception fails the audit, so every accepted risk is
-reviewed again. pip-audit picks the vulnerability service: set
+Each needs all three keys, and nothing else: a real reason (a few words), and an expiry
+no more than a year away (a top-level `max-days = N` makes it fewer). An expired or
+malformed exception fails the audit, so every accepted risk is reviewed again; tools/
+expiring.py reads the file. pip-audit picks the vulnerability service: set
 PIP_AUDIT_VULNERABILITY_SERVICE and PIP_AUDIT_OSV_URL to use a mirror.
 """
 
@@ -23,12 +25,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import re
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
+from types import ModuleType
 
 REQUIREMENT = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==(?P<version>[^\s;\\]+)"
@@ -36,36 +39,36 @@ REQUIREMENT = re.compile(
 HASH = re.compile(r"--hash=(\S+)")
 
 
+def sibling(name: str) -> ModuleType:
+    """Import tools/NAME.py: `python -I` does not put the script's folder on sys.path."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"error: cannot load {name}.py next to {__file__}")
+    module = importlib.util.module_from_spec(spec)
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no tools/__pycache__
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
+    return module
+
+
+expiring = sibling("expiring")
+
+
 def load_exceptions(path: Path, today: datetime.date) -> tuple[list[str], list[str]]:
     """Return (IDs to ignore, problems). A problem fails the audit."""
-    if not path.exists():
-        return [], []
-    entries = tomllib.loads(path.read_text(encoding="utf-8")).get("exception", [])
-    ignore, problems = [], []
-    for number, entry in enumerate(entries, start=1):
-        where = f"{path}: exception #{number}"
-        missing = [key for key in ("id", "reason", "expires") if not entry.get(key)]
-        if missing:
-            problems.append(f"{where} lacks {', '.join(missing)}")
-            continue
-        expires = entry["expires"]
-        if isinstance(expires, str):
-            try:
-                expires = datetime.date.fromisoformat(expires)
-            except ValueError:
-                problems.append(f"{where} ({entry['id']}): expires must be a date, like 2027-01-31")
-                continue
-        if not isinstance(expires, datetime.date):
-            problems.append(f"{where} ({entry['id']}): expires must be a date, like 2027-01-31")
-        elif expires <= today:
-            problems.append(
-                f"{where} ({entry['id']}) expired on {expires}: fix the vulnerability, or review "
-                f"the exception and give it a new expiry date (reason was: {entry['reason']})"
-            )
-        else:
-            print(f"Accepted until {expires}: {entry['id']} ({entry['reason']})")
-            ignore.append(str(entry["id"]))
-    return ignore, problems
+    entries, problems = expiring.load(
+        path,
+        table="exception",
+        keys={"id": expiring.advisory_id},
+        today=today,
+        renew="fix the vulnerability, or review the exception and give it a new expiry date",
+    )
+    for entry in entries:
+        reason = " ".join(str(entry["reason"]).split())
+        print(f"Accepted until {entry['expires']}: {entry['id']} ({reason})")
+    return [str(entry["id"]) for entry in entries], problems
 
 
 def locked_packages(path: Path) -> list[tuple[str, str, list[str]]]:
