@@ -26,6 +26,7 @@ DEFAULT_FILES = {
     "audit-exceptions.toml",
     "dependency-policy.toml",
     "license-policy.toml",
+    "project.mk",
     "pyproject.toml",
     "src/my_project/__init__.py",
     "src/my_project/py.typed",
