@@ -23,6 +23,7 @@ import string
 import subprocess
 import tempfile
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -33,6 +34,7 @@ import jinja2
 import pytest
 import yaml
 from copier._main import Worker
+from hatchling.builders.wheel import WheelBuilder
 from hatchling.metadata.core import ProjectMetadata
 from hatchling.metadata.spec import DEFAULT_METADATA_VERSION, get_core_metadata_constructors
 from hatchling.plugin.manager import PluginManager
@@ -215,6 +217,24 @@ def assert_sound_project(project: Path, given: dict[str, str], validator: Valida
         and url.isprintable()
         for url in parsed.project_urls.values()
     )
+
+
+def built_wheel_metadata(project: Path) -> Metadata:
+    """Build the project's wheel with hatchling's own builder (what `python -m build`
+    runs), with `DEPENDENCIES` declared, and parse its METADATA."""
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    assert text.count("\ndependencies = []\n") == 1
+    pyproject.write_text(
+        text.replace("\ndependencies = []\n", f"\ndependencies = {json.dumps(DEPENDENCIES)}\n"),
+        encoding="utf-8",
+    )
+    (wheel,) = WheelBuilder(str(project)).build(
+        directory=str(project.parent / "dist"), versions=["standard"]
+    )
+    with zipfile.ZipFile(wheel) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        return Metadata.from_email(archive.read(name), validate=True)
 
 
 def check(
@@ -599,6 +619,13 @@ def test_regression(
         assert_sound_project(dst, given, pyproject_validator)
         answers = yaml.safe_load((dst / ".copier-answers.yml").read_text(encoding="utf-8"))
         assert answers.get("_commit") != "v99.0.0"
+        wheel = built_wheel_metadata(dst)
+        assert [str(requirement) for requirement in wheel.requires_dist or []] == DEPENDENCIES
+        assert str(wheel.requires_python) == f">={answers['python_min']}"
+        assert wheel.summary == answers["description"]
+        assert email.utils.getaddresses([wheel.author_email]) == [
+            (answers["author_name"], answers["author_email"])
+        ]
     else:
         assert error is not None, f"{case} rendered; {refuser} should have refused it"
         assert_refused_cleanly(dst, error, {refuser})
