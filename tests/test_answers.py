@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from copier import run_copy, run_recopy, run_update
 
-from tests.conftest import copier_copy, run, snapshot_template
+from tests.conftest import run, snapshot_template
 
 BAD_ANSWERS = [
     ({"package_name": "Bad-Name"}, "package_name", "not a valid import name"),
@@ -200,15 +201,31 @@ BAD_DATA_FILES = {
 }
 
 
+def refused_in_process(template: Path, dst: Path, copy) -> str:
+    """Run a copier operation in-process; return the last line of its error."""
+    with pytest.raises(Exception) as raised:  # noqa: PT011 (copier's ValueError or its own)
+        copy()
+    assert not dst.exists() or dst.is_dir(), dst
+    return str(raised.value).strip().splitlines()[-1]
+
+
 @pytest.mark.parametrize("case", list(BAD_DATA_FILES))
-def test_a_bad_data_file_is_refused_naming_the_problem(case, template, env, tmp_path) -> None:
+def test_a_bad_data_file_is_refused_naming_the_problem(case, template_dir, tmp_path) -> None:
+    """The data a `--data-file` holds, as copier's CLI reads it (yaml.safe_load), given to
+    copier in-process, without trust."""
     content, expected = BAD_DATA_FILES[case]
-    result, dst = copy_with_data_file(template, tmp_path, content, env)
-    assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
+    dst = tmp_path / "project"
+    data = yaml.safe_load(content)
+    last_line = refused_in_process(
+        template_dir,
+        dst,
+        lambda: run_copy(
+            str(template_dir), dst, data=data, defaults=True, quiet=True, unsafe=False
+        ),
+    )
     for text in expected:
         assert text in last_line
-    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert "\x1b" not in last_line and "\u202e" not in last_line
     assert not dst.exists(), "a refused data file must not leave a project behind"
 
 
@@ -282,7 +299,7 @@ def tampered_project(
     template: Path, tmp_path: Path, env: dict[str, str], old: str, new: str
 ) -> Path:
     project = tmp_path / "project"
-    copier_copy(template, project, {}, env, vcs_ref=None)
+    run_copy(str(template), project, defaults=True, quiet=True, unsafe=False)
     run(["git", "init", "-q"], project, env)
     answers_file = project / ".copier-answers.yml"
     text = answers_file.read_text(encoding="utf-8")
@@ -291,6 +308,13 @@ def tampered_project(
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "generated, then the answers edited by hand"], project, env)
     return project
+
+
+def update_in_process(project: Path, command: str = "update"):
+    """`copier update --defaults` (or `recopy --defaults --overwrite`), in-process, no trust."""
+    if command == "update":
+        return run_update(project, defaults=True, overwrite=True, quiet=True, unsafe=False)
+    return run_recopy(project, defaults=True, overwrite=True, quiet=True, unsafe=False)
 
 
 TAMPERED = {
@@ -316,9 +340,8 @@ def test_update_refuses_a_tampered_answers_file(case, tagged_template, env, tmp_
     it touches anything: the update stops, naming the problem, and the tree is unchanged."""
     old, new, expected = TAMPERED[case]
     project = tampered_project(tagged_template, tmp_path, env, old, new)
-    result = run([*COPIER, "update", "--defaults"], project, env, check=False)
-    assert result.returncode != 0
-    assert expected in result.stderr.strip().splitlines()[-1]
+    with pytest.raises(Exception, match=re.escape(expected)):
+        update_in_process(project)
     assert run(["git", "status", "--porcelain"], project, env).stdout == ""
 
 
@@ -330,9 +353,8 @@ def test_recopy_refuses_a_stored_answer_that_is_not_text(
     the project would silently change owner. The first question's validator refuses."""
     old, new, _ = TAMPERED[case]
     project = tampered_project(tagged_template, tmp_path, env, old, new)
-    result = run([*COPIER, "recopy", "--defaults", "--overwrite"], project, env, check=False)
-    assert result.returncode != 0
-    assert "in .copier-answers.yml" in result.stderr.strip().splitlines()[-1]
+    with pytest.raises(ValueError, match=r"in \.copier-answers\.yml"):
+        update_in_process(project, "recopy")
     assert run(["git", "status", "--porcelain"], project, env).stdout == ""
 
 
@@ -343,8 +365,7 @@ def test_recopy_ignores_what_it_cannot_use(case, tagged_template, env, tmp_path)
     diff shows what changed."""
     old, new, _ = TAMPERED[case]
     project = tampered_project(tagged_template, tmp_path, env, old, new)
-    result = run([*COPIER, "recopy", "--defaults", "--overwrite"], project, env, check=False)
-    assert result.returncode == 0, result.stderr
+    update_in_process(project, "recopy")
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["_commit"] == "v1.0.0"
     assert "foo" not in answers
@@ -376,13 +397,21 @@ def test_a_project_from_a_lenient_release_is_told_to_fix_its_answers(
     """A project generated with repository_owner "acme\n" (its wheel lost Requires-Dist):
     updating it must not quietly swap in the default owner, nor keep the newline."""
     project = tmp_path / "project"
-    copier_copy(lenient_then_strict, project, {"repository_owner": "acme\n"}, env, vcs_ref="v1.0.0")
+    run_copy(
+        str(lenient_then_strict),
+        project,
+        data={"repository_owner": "acme\n"},
+        defaults=True,
+        quiet=True,
+        unsafe=False,
+        vcs_ref="v1.0.0",
+    )
     run(["git", "init", "-q"], project, env)
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "generated by the lenient release"], project, env)
-    result = run([*COPIER, *command, "--defaults"], project, env, check=False)
-    assert result.returncode != 0
-    last_line = result.stderr.strip().splitlines()[-1]
+    with pytest.raises(ValueError, match="repository_owner") as raised:
+        update_in_process(project, command[0])
+    last_line = str(raised.value).strip().splitlines()[-1]
     assert '"repository_owner" in .copier-answers.yml' in last_line
     assert '(found "\\n"); correct it there' in last_line
     assert run(["git", "status", "--porcelain"], project, env).stdout == ""
