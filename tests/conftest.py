@@ -24,6 +24,15 @@ from tests.rendering import ROOT, plain_snapshot, working_tree_files
 # The rendered golden projects are data, not tests of this suite.
 collect_ignore = ["golden"]
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full-matrix",
+        action="store_true",
+        help="tests/test_static_bar.py over every valid combination of answers, not the pairwise set",
+    )
+
+
 # Answers that differ from the defaults in every field a user types, so tests can tell
 # an answer from a default.
 SAMPLE_ANSWERS = {

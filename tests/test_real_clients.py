@@ -51,7 +51,9 @@ def first_commit(project: Path, answers: dict[str, str], env: dict[str, str]) ->
     copier manager needs), with its lock."""
     adapt_for_this_machine(project, Variant("client", answers))
     path = project / ".copier-answers.yml"
-    path.write_text(re.sub(r"(?m)^_src_path: .*$", f"_src_path: {TEMPLATE_URL}", path.read_text()))
+    answers = re.sub(r"(?m)^_(src_path|commit): .*\n", "", path.read_text())
+    header, _, rest = answers.partition("\n")  # copier's comment line stays first
+    path.write_text(f"{header}\n_commit: v1.0.0\n_src_path: {TEMPLATE_URL}\n{rest}")
     run(["git", "init", "-q"], project, env)
     run(["make", "--no-print-directory", "lock"], project, env)
     run(["git", "add", "-A"], project, env)

@@ -29,6 +29,11 @@ GENERATED = {"tools/toolchain.txt", "tools/publish.txt"}
 
 @pytest.fixture(scope="module")
 def combinations(request) -> list[dict[str, str]]:
+    """The pairwise set; with --full-matrix, every combination copier accepts."""
+    if request.config.getoption("--full-matrix"):
+        from tests.answer_space import AnswerSpace
+
+        return list(AnswerSpace(request.getfixturevalue("template_dir")).every_combination())
     return pairwise_combinations(request.config.cache)
 
 
