@@ -26,15 +26,21 @@ DEFAULT_FILES = {
     "audit-exceptions.toml",
     "dependency-policy.toml",
     "license-policy.toml",
+    "project.mk",
     "pyproject.toml",
     "src/my_project/__init__.py",
     "src/my_project/py.typed",
     "tests/test_my_project.py",
     "tools/admit.py",
     "tools/audit.py",
+    "tools/build.py",
     "tools/expiring.py",
     "tools/licenses.py",
+    "tools/rebuild_check.py",
+    "tools/release_check.py",
     "tools/toolchain.txt",
+    "tools/verify_published.py",
+    "tools/vex.py",
 }
 
 

@@ -22,7 +22,8 @@ DATA = ROOT / "includes" / "data"
 ACTIONS = yaml.safe_load((DATA / "actions.yml").read_text())
 IMAGES = yaml.safe_load((DATA / "images.yml").read_text())
 PINNED_IMAGES = {f"{entry['image']}@{entry['digest']}" for entry in IMAGES.values()}
-USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<name>[^@\s]+)@(?P<ref>\S+)(?P<rest>.*)$", re.M)
+# Actions and reusable workflows of other repositories (`$/...` is the project's own).
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<name>[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$", re.M)
 # Hash-locked toolchains are generated from includes/locks and tested on their own.
 GENERATED = {"tools/toolchain.txt", "tools/publish.txt"}
 
@@ -129,6 +130,8 @@ ALLOWED_MENTIONS = {
     # The licence policy lists the licences dependencies may have, not the project's own;
     # the licence texts name their relatives; the licence checker knows every classifier.
     "license": {"license-policy.toml": r".*", "LICENSE": r".*", "tools/licenses.py": r".*"},
+    # The post-publish check knows each Trusted Publisher PyPI attests for.
+    "repository_host": {"tools/verify_published.py": r".*"},
     # Users' own scanners and bots, and Renovate's copier manager run by an organisation.
     "dependency_bot": {
         "SECURITY.md": r"^.*other scanners warn everyone.*$",

@@ -6,12 +6,12 @@ Usage: python -I tools/vex.py --sbom SBOM --findings FINDINGS \
 FINDINGS is what `tools/audit.py --findings` wrote: each exception of audit-exceptions.toml
 that is in force (ID, reason, expiry) and the locked packages it covers. Every one becomes:
 
-- in the CycloneDX 1.6 VEX (an independent BOM, for Trivy's `--vex` with the SBOM): one
+- in the CycloneDX 1.6 VEX (an independent BOM, for scanners that read it with the SBOM): one
   vulnerability per identifier (the exception's ID and each alias of what it covers), with
   `affects` pointing into the SBOM by BOM-Link (urn:cdx:SERIAL/VERSION#BOM-REF), the reason
   as the analysis' detail and the expiry as a property. The document is validated against
   the CycloneDX 1.6 JSON schema that cyclonedx-python-lib ships before it is written.
-- in the OpenVEX 0.2.0 document (for Grype's `--vex`, and Trivy's on any target): one
+- in the OpenVEX 0.2.0 document (for scanners that read OpenVEX, on any target): one
   statement, for this project's purl, with the affected package as a subcomponent.
 
 An exception says the project accepts a risk for a while and why, not that a vulnerability
