@@ -83,6 +83,12 @@ def rename_question(root: Path) -> None:
     )
     assert new_block != block
     (root / "copier.yml").write_text(text.replace(block, new_block))
+    # `copier update` still passes the old name's answer as data: retire it.
+    _edit(
+        root / "includes/helpers/validate.jinja",
+        "{% set retired_questions = [] %}",
+        "{% set retired_questions = ['security_contact'] %}",
+    )
 
 
 def remove_choice(root: Path) -> None:

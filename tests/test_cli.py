@@ -80,3 +80,18 @@ def test_an_organisation_settings_file_supplies_defaults(template, env, tmp_path
     assert "Apache License" in (tmp_path / "project" / "LICENSE").read_text()
     # An explicit answer still beats the organisation's default.
     assert copy(tmp_path / "other", "license=MIT")["license"] == "MIT"
+
+
+def test_the_cli_updates_a_project_without_trust(env, tmp_path) -> None:
+    from tests.conftest import snapshot_template
+    from tests.template_versions import release
+
+    versions = snapshot_template(tmp_path / "versions", env, tag="v1.0.0")
+    release(versions, "v1.1.0", env)
+    project = tmp_path / "project"
+    copier_copy(versions, project, SAMPLE_ANSWERS, env, vcs_ref="v1.0.0")
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "generated"]):
+        run(["git", *args], project, env)
+    result = run([*COPIER, "update", "--defaults"], project, env)
+    assert "unsafe" not in result.stderr.lower()
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["_commit"] == "v1.1.0"

@@ -144,7 +144,9 @@ def test_a_derived_value_cannot_be_set_by_a_default(refuse) -> None:
 def test_a_derived_value_cannot_be_set_by_data(template_dir, tmp_path) -> None:
     from copier import run_copy
 
-    with pytest.raises(ValueError, match=r"repository_url.*is derived.*cannot be set"):
+    with pytest.raises(
+        ValueError, match=r"repository_url.*is derived from other answers and cannot be set"
+    ):
         run_copy(
             str(template_dir),
             tmp_path / "p",

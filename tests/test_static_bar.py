@@ -39,6 +39,11 @@ def matrix(combinations, render) -> dict[str, Path]:
     return {"-".join(combination.values()): render(**combination) for combination in combinations}
 
 
+def verbatim(relative: str) -> bool:
+    """A file copied unchanged from template/ (no `.jinja`): it cannot depend on answers."""
+    return (ROOT / "template" / relative).is_file()
+
+
 def files(project: Path) -> list[Path]:
     return sorted(p for p in project.rglob("*") if p.is_file())
 
@@ -125,16 +130,31 @@ def test_every_action_and_image_comes_from_the_data_tables(matrix) -> None:
 
 # Where a project may name a choice it did not take, and why.
 ALLOWED_MENTIONS = {
-    # `make lock` removes, and `make lock-check` refuses, the other tools' lock files.
-    "lock_tool": {"Makefile": r"^FOREIGN_LOCKS := .*$"},
+    # `make lock` removes, and `make lock-check` refuses, the other tools' lock files; on
+    # GitLab the toolchain's uv installs each job's Python, whatever the lock tool.
+    "lock_tool": {
+        "Makefile": r"^FOREIGN_LOCKS := .*$",
+        ".gitlab-ci.yml": r"^.*(\.tools/bin/uv|the toolchain's uv).*$",
+    },
+    # Dependabot's ecosystem and Renovate's manager for workflows are called github-actions.
+    "publisher": {
+        ".github/dependabot.yml": r"^.*github-actions.*$",
+        "renovate.json": r"^.*github-actions.*$",
+    },
+    # GitHub's advisory database serves every host; Renovate on GitHub reads Dependabot alerts.
+    # The release tools shared by publishers know each provider PyPI takes attestations from.
+    "repository_host": {
+        "SECURITY.md": r"^.*GitHub Advisory Database.*$",
+        "tools/verify_published.py": r".*",
+        "tools/provenance.py": r".*",
+    },
     # The licence policy lists the licences dependencies may have, not the project's own;
     # the licence texts name their relatives; the licence checker knows every classifier.
-    "license": {"license-policy.toml": r".*", "LICENSE": r".*", "tools/licenses.py": r".*"},
-    # The post-publish check knows each Trusted Publisher PyPI attests for.
-    "repository_host": {"tools/verify_published.py": r".*"},
+    "license": {"license-policy.toml": r".*", "dependency-policy.toml": r".*", "LICENSE": r".*"},
     # Users' own scanners and bots, and Renovate's copier manager run by an organisation.
     "dependency_bot": {
         "SECURITY.md": r"^.*other scanners warn everyone.*$",
+        "RELEASING.md": r"^.*Dependabot (alerts|security updates).*$",
         ".github/workflows/template-update.yml": r"^.*Renovate's copier.*$",
     },
 }
@@ -151,7 +171,7 @@ def test_no_file_mentions_a_choice_the_project_did_not_take(combinations, matrix
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
         for path in files(project):
             relative = path.relative_to(project).as_posix()
-            if relative in GENERATED or relative == ".copier-answers.yml":
+            if relative in GENERATED or relative == ".copier-answers.yml" or verbatim(relative):
                 continue
             text = path.read_text(encoding="utf-8")
             for question, values in answer_sets.items():

@@ -1,20 +1,22 @@
-"""`copier update` loses nothing. Each scenario runs the real CLI without --trust, in a git
-copy of this template tagged v1.0.0 (today's working tree), v1.1.0 and v1.2.0 (see
-tests/template_versions.py for what each release changes)."""
+"""`copier update` loses nothing. Each scenario updates in-process, through copier's own
+`run_copy` and `run_update` without trust (`unsafe=False`, as the CLI without --trust), a
+git copy of this template tagged v1.0.0 (today's working tree), v1.1.0 and v1.2.0 (see
+tests/template_versions.py for what each release changes). tests/test_cli.py runs an
+update through the real CLI."""
 
 from __future__ import annotations
 
 import filecmp
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from copier import run_copy, run_update
 
-from tests.conftest import ROOT, SAMPLE_ANSWERS, copier_copy, run, snapshot_template
+from tests.conftest import SAMPLE_ANSWERS, run, snapshot_template
 from tests.template_versions import AHEAD_CHECKOUT, NEW_CHECKOUT, OLD_CHECKOUT, release
 from tests.validators import check_schemas, tool, zizmor_findings
 
@@ -29,11 +31,15 @@ def versions(tmp_path_factory, env) -> Path:
     return root
 
 
+def copy_at(template: Path, dst: Path, answers: dict, tag: str) -> None:
+    run_copy(str(template), dst, data=answers, defaults=True, unsafe=False, quiet=True, vcs_ref=tag)
+
+
 def generate(
     versions: Path, dst: Path, env: dict[str, str], answers: dict | None = None, tag: str = "v1.0.0"
 ) -> Path:
     """A project generated at `tag`, committed: what a maintainer has before updating."""
-    copier_copy(versions, dst, {**SAMPLE_ANSWERS, **(answers or {})}, env, vcs_ref=tag)
+    copy_at(versions, dst, {**SAMPLE_ANSWERS, **(answers or {})}, tag)
     run(["git", "init", "-q"], dst, env)
     commit(dst, env, "Generate from the template")
     return dst
@@ -44,8 +50,23 @@ def commit(project: Path, env: dict[str, str], message: str) -> None:
     run(["git", "commit", "-q", "-m", message], project, env)
 
 
-def update(project: Path, env: dict[str, str], *args: str, check: bool = True):
-    return run([*COPIER, "update", "--defaults", *args], project, env, check=check)
+def update(project: Path, env: dict[str, str], *args: str) -> None:
+    """`copier update --defaults [--vcs-ref TAG] [--data KEY=VALUE ...]`, in-process."""
+    options = dict(zip(args[::2], args[1::2], strict=True))
+    data = dict(
+        item.split("=", 1)
+        for flag, item in zip(args[::2], args[1::2], strict=True)
+        if flag == "--data"
+    )
+    run_update(
+        project,
+        data=data,
+        defaults=True,
+        overwrite=True,
+        unsafe=False,
+        quiet=True,
+        vcs_ref=options.get("--vcs-ref"),
+    )
 
 
 def files(root: Path) -> list[str]:
@@ -80,7 +101,7 @@ def test_an_untouched_project_becomes_a_fresh_copy_of_the_new_version(versions, 
     project = generate(versions, tmp_path / "old" / "project", env)
     update(project, env, "--vcs-ref", "v1.1.0")
     fresh = tmp_path / "fresh" / "project"
-    copier_copy(versions, fresh, SAMPLE_ANSWERS, env, vcs_ref="v1.1.0")
+    copy_at(versions, fresh, SAMPLE_ANSWERS, "v1.1.0")
     assert_identical(project, fresh)
     assert answers(project)["_commit"] == "v1.1.0"
 
@@ -168,7 +189,7 @@ def test_a_bot_bump_equal_to_the_new_pin_merges_cleanly(versions, env, tmp_path)
     update(project, env, "--vcs-ref", "v1.1.0")
     assert_clean_merge(project, env)
     fresh = tmp_path / "fresh" / "project"
-    copier_copy(versions, fresh, SAMPLE_ANSWERS, env, vcs_ref="v1.1.0")
+    copy_at(versions, fresh, SAMPLE_ANSWERS, "v1.1.0")
     assert_identical(project / ".github", fresh / ".github")
 
 
@@ -237,7 +258,7 @@ def test_one_update_crosses_several_releases(versions, env, tmp_path):
     assert answers(project)["_commit"] == "v1.2.0"
     assert_clean_merge(project, env)
     fresh = tmp_path / "fresh" / "project"
-    copier_copy(versions, fresh, {**SAMPLE_ANSWERS, "python_min": "3.12"}, env, vcs_ref="v1.2.0")
+    copy_at(versions, fresh, {**SAMPLE_ANSWERS, "python_min": "3.12"}, "v1.2.0")
     (project / "README.md").write_text((fresh / "README.md").read_text())  # ours, by design
     assert_identical(project, fresh)
 
@@ -249,7 +270,7 @@ def test_switching_the_lock_tool_leaves_nothing_of_the_old_one(versions, env, tm
     update(project, env, "--vcs-ref", "v1.1.0", "--data", "lock_tool=pdm")
     assert_clean_merge(project, env)
     fresh = tmp_path / "fresh" / "project"
-    copier_copy(versions, fresh, {**SAMPLE_ANSWERS, "lock_tool": "pdm"}, env, vcs_ref="v1.1.0")
+    copy_at(versions, fresh, {**SAMPLE_ANSWERS, "lock_tool": "pdm"}, "v1.1.0")
     assert_identical(project, fresh)
     assert not (project / "requirements").exists()
     assert not (project / ".github" / "dependabot.yml").exists()  # PDM: Renovate
@@ -300,24 +321,15 @@ def test_an_existing_repository_adopts_the_template(versions, env, tmp_path):
     run(["git", "init", "-q"], project, env)
     commit(project, env, "Years of history")
     # The documented procedure (README, "Adopting the template in an existing repository").
-    data_file = tmp_path / "answers.yml"
-    data_file.write_text(yaml.safe_dump(SAMPLE_ANSWERS))
-    run(
-        [
-            *COPIER,
-            "copy",
-            "--defaults",
-            "--overwrite",
-            "--quiet",
-            "--vcs-ref",
-            "v1.0.0",
-            "--data-file",
-            str(data_file),
-            str(versions),
-            ".",
-        ],
+    run_copy(
+        str(versions),
         project,
-        env,
+        data=SAMPLE_ANSWERS,
+        defaults=True,
+        overwrite=True,
+        unsafe=False,
+        quiet=True,
+        vcs_ref="v1.0.0",
     )
     run(["git", "checkout", "--", "README.md", "src/"], project, env)  # what we own, we keep
     pyproject = project / "pyproject.toml"
@@ -376,60 +388,3 @@ def test_after_switching_lock_tools_the_printed_steps_remove_the_old_lock(
     assert not (project / "uv.lock").exists() and (project / "pdm.lock").exists()
     shutil.rmtree(project / ".venv")
     run(["make", "--no-print-directory", "install", "test"], project, project_env)
-
-
-# the real previous release -------------------------------------------------------------------
-def previous_release() -> str | None:
-    tags = subprocess.run(
-        [
-            "git",
-            "tag",
-            "--list",
-            "v*",
-            "--sort=-v:refname",
-            "--merged",
-            "HEAD",
-            "--no-contains",
-            "HEAD",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    return tags[0] if tags else None
-
-
-@pytest.fixture(scope="module")
-def releases(tmp_path_factory, env) -> tuple[Path, str]:
-    """This repository's latest release tag, then the working tree as the next release."""
-    tag = previous_release()
-    if tag is None:
-        pytest.skip("this clone has no release tag to update from")
-    root = tmp_path_factory.mktemp("releases")
-    archive = subprocess.run(
-        ["git", "archive", tag], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
-    run(["git", "init", "-q"], root, env)
-    commit(root, env, f"Template {tag}")
-    run(["git", "tag", tag], root, env)
-    current = snapshot_template(tmp_path_factory.mktemp("current"), env)
-    run(["git", "rm", "-q", "-r", "."], root, env)
-    shutil.copytree(current, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
-    commit(root, env, "Template, this working tree")
-    run(["git", "tag", "v999.0.0"], root, env)
-    return root, tag
-
-
-def test_a_project_from_the_previous_release_updates_to_this_one(releases, env, tmp_path):
-    root, tag = releases
-    project = generate(root, tmp_path / "project", env, tag=tag)
-    update(project, env)
-    assert_clean_merge(project, env)
-    assert answers(project)["_commit"] == "v999.0.0"
-    assert (project / "license-policy.toml").exists(), "a file the tools need arrives"
-    fresh = tmp_path / "fresh" / "project"
-    copier_copy(root, fresh, SAMPLE_ANSWERS, env, vcs_ref="v999.0.0")
-    owned = {"README.md", "CHANGELOG.md"}  # rendered once, by design
-    assert set(files(project)) - owned == set(files(fresh)) - owned
