@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -401,15 +402,15 @@ def test_the_protection_check_needs_the_id_token() -> None:
 
 
 # GitLab: the Release ------------------------------------------------------------------------
-JOB_TOKEN = "job-token-for-this-job"
+JOB_TOKEN = "job-token-for-this-job"  # noqa: S105 (a stand-in)
 
 
 class FakeGitLab(BaseHTTPRequestHandler):
     """The endpoints gitlab_release.py calls, for project 42; only JOB-TOKEN is accepted."""
 
-    packages: dict = {}
-    releases: dict = {}
-    headers_seen: set = set()
+    packages: ClassVar[dict] = {}
+    releases: ClassVar[dict] = {}
+    headers_seen: ClassVar[set] = set()
 
     def log_message(self, *args) -> None:
         pass
@@ -463,9 +464,9 @@ class FakeGitLab(BaseHTTPRequestHandler):
             for package in self.packages.values():
                 if package["id"] == int(match[1]):
                     return self.reply(200, package["files"])
-        if match := re.fullmatch(r"/api/v4/projects/42/releases/([^/]+)", self.path):
-            if match[1] in self.releases:
-                return self.reply(200, self.releases[match[1]])
+        match = re.fullmatch(r"/api/v4/projects/42/releases/([^/]+)", self.path)
+        if match and match[1] in self.releases:
+            return self.reply(200, self.releases[match[1]])
         self.reply(404, {"message": "404 Not found"})
 
     def do_POST(self) -> None:
