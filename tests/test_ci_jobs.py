@@ -7,6 +7,7 @@ installed for real."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def first_commit(project: Path, variant: Variant, env: dict[str, str]) -> Path:
     run(["make", "--no-print-directory", "lock"], project, env)
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "first commit"], project, env)
+    run(["git", "tag", "-a", TAG, "-m", TAG], project, env)  # what the release jobs check
     return project
 
 
@@ -67,23 +69,38 @@ def test_every_plain_gitlab_job_passes(variant, render, fresh_copy, project_env)
     jobs = {
         name: job for name, job in pipeline.items() if isinstance(job, dict) and "script" in job
     }
-    plain = {name: job for name, job in jobs.items() if "id_tokens" not in job}
+    # Jobs that need GitLab itself: the OIDC identity (publish), the published release
+    # (verify-published, tests/test_release.py runs its target), GitLab's API (release).
+    on_gitlab = {"publish", "verify-published", "release"}
+    plain = {name: job for name, job in jobs.items() if name not in on_gitlab}
     # `template` runs on schedules only; tests/test_updates.py runs its target for real.
     assert plain.pop("template")["script"] == ["make template-current"]
-    assert set(plain) == {"lock", "test", "lint", "security", "build"}
-    assert {name for name, job in jobs.items() if "id_tokens" in job} == {"attest", "publish"}
+    assert set(plain) == {"lock", "test", "lint", "security", "build", "rebuild", "evidence"}
+    assert {name for name, job in jobs.items() if "id_tokens" in job} == {"publish"}
+    built = None
     for name, job in plain.items():
         env = {**project_env, **variables, **job.get("variables", {})}
         if "parallel" in job:  # the matrix's first Python: the one this machine has
             env.update({k: v[0] for k, v in job["parallel"]["matrix"][0].items()})
-        env = {k: v.replace("$CI_COMMIT_TAG", TAG) for k, v in env.items()}
+        env = {
+            k: v.replace("$CI_COMMIT_TAG", TAG).replace("$CI_DEFAULT_BRANCH", "main")
+            for k, v in env.items()
+        }
+        checkout = fresh_checkout(repository, name, project_env)
+        if name == "rebuild":  # the build job's artifact
+            shutil.copytree(built, checkout / "dist")
         lines = job.get("before_script", pipeline["default"]["before_script"]) + job["script"]
-        run_lines(lines, fresh_checkout(repository, name, project_env), env, name)
-    # The OIDC jobs: their targets exist and their hash-locked tools install.
-    for name in ("attest", "publish"):
+        run_lines(lines, checkout, env, name)
+        if name == "build":
+            built = checkout / "dist"
+    # The jobs that need GitLab: their targets exist and their hash-locked tools install.
+    for name in sorted(on_gitlab):
         clone = fresh_checkout(repository, name, project_env)
-        run(["make", "-n", *jobs[name]["script"][0].split()[1:]], clone, project_env)
-        run(["make", "--no-print-directory", ".publish/.installed"], clone, project_env)
+        targets = [
+            target for line in jobs[name]["script"] for target in line.split("#")[0].split()[1:]
+        ]
+        run(["make", "-n", *targets], clone, project_env)
+    run(["make", "--no-print-directory", ".publish/.installed"], clone, project_env)
 
 
 def workflow_steps(workflow: dict, job: str) -> list[dict]:
