@@ -71,7 +71,7 @@ def test_a_commit_not_on_the_default_branch_is_refused(project, project_env) -> 
     git(project, project_env, "tag", "-f", "-a", TAG, "-m", TAG)
     try:
         refused = release_check(project, project_env)
-        assert refused.returncode == 1
+        assert refused.returncode != 0
         assert "is not on the default branch 'main'" in refused.stderr
     finally:
         git(project, project_env, "checkout", "-q", "main")
@@ -107,13 +107,13 @@ def test_with_allowed_signers_only_a_tag_signed_by_a_listed_key_passes(
 
     unsigned = tag("tag", "-a", TAG, "-m", TAG)
     assert (
-        unsigned.returncode == 1 and "is not signed by a key in .allowed_signers" in unsigned.stderr
+        unsigned.returncode != 0 and "is not signed by a key in .allowed_signers" in unsigned.stderr
     )
     lightweight = tag("tag", TAG)
-    assert lightweight.returncode == 1 and "lightweight tag" in lightweight.stderr
+    assert lightweight.returncode != 0 and "lightweight tag" in lightweight.stderr
     unknown = tag(*signed_by("mallory"))
     assert (
-        unknown.returncode == 1 and "is not signed by a key in .allowed_signers" in unknown.stderr
+        unknown.returncode != 0 and "is not signed by a key in .allowed_signers" in unknown.stderr
     )
     good = tag(*signed_by("alice"))
     assert good.returncode == 0, good.stderr
@@ -146,7 +146,7 @@ def test_the_rebuild_catches_a_build_that_records_its_own_time(project, project_
     try:
         make(project, project_env, "build")
         caught = make(project, project_env, "rebuild-check", check=False)
-        assert caught.returncode == 1
+        assert caught.returncode != 0
         assert re.search(r"MISMATCH my_project-0\.1\.0-py3-none-any\.whl", caught.stdout)
         assert "my_project/built.txt: content" in caught.stdout
         assert "not reproducible" in caught.stderr
