@@ -161,7 +161,9 @@ def main() -> int:
         work = Path(tmp)
         env = clean_env(work / "home")
         report = {
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+            "machine": (
+                f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+            ),
             "copy": bench_copy(work / "copy", env, args.runs),
             "update": bench_update(work / "update", env, args.runs),
         }

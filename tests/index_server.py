@@ -11,16 +11,19 @@ points it at a mirror. Served, from tests/data/ (see tests/data/README.md):
                                     `provenance` URLs and PEP 792 `project-status`
   GET /integrity/<name>/<version>/<filename>/provenance
                                     PEP 740 provenance, for the files with real assets
-  GET /files/<filename>             never served (404): the `url` of every file points
-                                    here, so a test can prove that nothing was downloaded
+  GET /files/<filename>             404, unless a test serves that file's bytes (`served`):
+                                    the `url` of every file points here, so a test can
+                                    prove that nothing was downloaded
 
 Every answer carries `X-Test-Data: recorded | derived | synthetic`. Every request is
 counted (`requests`, `count()`). Negative cases are built from the real data with the
 attributes below (set them before the code under test runs): a tampered hash, provenance
 served for another file or with another publisher, provenance withheld, a release made
 younger than the cooldown (upload times relative to the fixed `now`), a version yanked, a
-project archived or quarantined. Optionally the index sits under a path prefix and wants
-HTTP basic credentials, like an organisation's mirror.
+project archived or quarantined. A test can also publish a release of its own (`publish`,
+for the files a generated project built), serve any file's bytes (`served`, tampered or
+not) and leave files out of the listing (`hidden`). Optionally the index sits under a path
+prefix and wants HTTP basic credentials, like an organisation's mirror.
 
 Run standalone with `python tests/index_server.py [PORT]`.
 """
@@ -31,6 +34,7 @@ import base64
 import copy
 import datetime
 import gzip
+import hashlib
 import json
 import re
 import sys
@@ -174,6 +178,9 @@ class IndexServer:
         self.yanked: dict[tuple[str, str], str] = {}  # version -> yanked reason
         self.status: dict[str, tuple[str, str | None]] = {}  # PEP 792 (status, reason)
         self.pep691 = True  # False: the simple API answers HTML only, like an old mirror
+        self.served: dict[str, bytes] = {}  # filename -> the bytes /files/<filename> serves
+        self.hidden: set[str] = set()  # filenames the simple API does not list
+        self.published: dict[str, dict[str, Any]] = {}  # name -> a release a test made
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, str], tuple[int, bytes, str, str]] = {}
@@ -232,12 +239,44 @@ class IndexServer:
             self.yanked,
             self.status,
             {"pep691": self.pep691},
+            {name: hash(data) for name, data in self.served.items()},
+            self.hidden,
+            {name: repr(data) for name, data in self.published.items()},
         )
         return repr(
             [sorted(map(repr, hook.items() if isinstance(hook, dict) else hook)) for hook in hooks]
         )
 
     # -- what is served ---------------------------------------------------------------
+    def publish(self, name: str, version: str, files: dict[str, bytes]) -> None:
+        """A release of a project the recorded data does not have, as an upload makes it:
+        the files are listed with their sha256 and served (without provenance)."""
+        entries = [
+            {
+                "filename": filename,
+                "packagetype": "sdist" if filename.endswith(".tar.gz") else "bdist_wheel",
+                "digests": {"sha256": hashlib.sha256(data).hexdigest()},
+                "size": len(data),
+                "requires_python": None,
+                "upload_time_iso_8601": iso(self.now),
+                "upload_time": self.now.strftime("%Y-%m-%dT%H:%M:%S"),
+                "yanked": False,
+                "yanked_reason": None,
+            }
+            for filename, data in sorted(files.items())
+        ]
+        info = {"name": name, "version": version, "yanked": False, "yanked_reason": None}
+        self.published[canonical(name)] = {
+            "info": info,
+            "releases": {version: entries},
+            "urls": entries,
+            "synthetic": True,
+        }
+        self.served.update(files)
+
+    def project(self, name: str) -> dict[str, Any] | None:
+        return self.published.get(name) or recorded(name)
+
     def file(self, name: str, version: str, entry: dict[str, Any]) -> dict[str, Any]:
         """One file of the JSON API, with the negative cases applied."""
         entry = dict(entry, digests=dict(entry["digests"]))
@@ -256,7 +295,7 @@ class IndexServer:
         return entry
 
     def label(self, name: str) -> str:
-        data = recorded(name)
+        data = self.project(name)
         changed = any(key[0] == name for key in [*self.young, *self.yanked]) or name in self.status
         if data and data.get("synthetic"):
             return "synthetic"
@@ -267,7 +306,7 @@ class IndexServer:
         return "recorded"
 
     def latest_json(self, name: str) -> dict[str, Any] | None:
-        data = recorded(name)
+        data = self.project(name)
         if data is None:
             return None
         releases = {
@@ -280,7 +319,7 @@ class IndexServer:
         return result
 
     def version_json(self, name: str, version: str) -> dict[str, Any] | None:
-        data = recorded(name)
+        data = self.project(name)
         if data is None or version not in data["releases"]:
             return None
         files = [self.file(name, version, f) for f in data["releases"][version]]
@@ -317,6 +356,8 @@ class IndexServer:
         files = []
         for version, entries in data["releases"].items():
             for f in entries:
+                if f["filename"] in self.hidden:
+                    continue
                 files.append(
                     {
                         "filename": f["filename"],
@@ -406,6 +447,11 @@ class _Handler(BaseHTTPRequestHandler):
                 html = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n"
                 return 200, html.encode(), label, "text/html"
             return _answer(page, label, "application/vnd.pypi.simple.v1+json")
+        if match := re.fullmatch(r"/files/([^/]+)", path):
+            data = index.served.get(match[1])
+            if data is None:
+                return _answer(None, "recorded")
+            return 200, data, "synthetic", "application/octet-stream"
         if match := re.fullmatch(r"/integrity/([^/]+)/([^/]+)/([^/]+)/provenance", path):
             filename = match[3]
             changed = filename in index.provenance_of or filename in index.publisher

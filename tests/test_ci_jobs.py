@@ -7,6 +7,7 @@ with `make -n` and their tools are installed for real."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def first_commit(project: Path, variant: Variant, env: dict[str, str]) -> Path:
     run(["make", "--no-print-directory", "lock"], project, env)
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "first commit"], project, env)
+    run(["git", "tag", "-a", TAG, "-m", TAG], project, env)  # what the release jobs check
     return project
 
 
@@ -53,21 +55,28 @@ def run_lines(lines: list[str], cwd: Path, env: dict[str, str], name: str) -> No
     )
 
 
-def test_gitlab_oidc_jobs_have_their_targets_and_tools(render, fresh_copy, project_env) -> None:
-    # attest and publish need GitLab's OIDC identity and cannot run here (the other jobs
-    # run for real with gitlab-ci-local: tests/test_real_clients.py); their make targets
-    # exist and their hash-locked tools install.
+def test_gitlab_jobs_that_need_gitlab_have_their_targets_and_tools(render, fresh_copy, project_env):
     variant = Variant("gitlab-uv", {**GITLAB, "lock_tool": "uv"})
     repository = first_commit(fresh_copy(render(**variant.answers)), variant, project_env)
     pipeline = yaml.safe_load((repository / ".gitlab-ci.yml").read_text())
     jobs = {
         name: job for name, job in pipeline.items() if isinstance(job, dict) and "id_tokens" in job
     }
-    assert set(jobs) == {"attest", "publish"}
-    for name, job in jobs.items():
+    # Jobs that need GitLab itself: the OIDC identity (publish), the published release
+    # (verify-published; tests/test_release.py runs its target), GitLab's API (release).
+    # The other jobs run for real with gitlab-ci-local (tests/test_real_clients.py).
+    assert set(jobs) == {"publish"}
+    on_gitlab = {"publish", "verify-published", "release"}
+    every = {
+        name: job for name, job in pipeline.items() if isinstance(job, dict) and "script" in job
+    }
+    for name in sorted(on_gitlab):
         clone = fresh_checkout(repository, name, project_env)
-        run(["make", "-n", *job["script"][0].split()[1:]], clone, project_env)
-        run(["make", "--no-print-directory", ".publish/.installed"], clone, project_env)
+        targets = [
+            target for line in every[name]["script"] for target in line.split("#")[0].split()[1:]
+        ]
+        run(["make", "-n", *targets], clone, project_env)
+    run(["make", "--no-print-directory", ".publish/.installed"], clone, project_env)
 
 
 def workflow_steps(workflow: dict, job: str) -> list[dict]:

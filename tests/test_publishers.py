@@ -113,17 +113,140 @@ def gitlab_pipeline(render) -> dict:
     return yaml.safe_load((render(**PUBLISHER_VARIANTS[3].answers) / ".gitlab-ci.yml").read_text())
 
 
-def test_gitlab_publishes_only_protected_tags_from_a_protected_environment(render) -> None:
+# The make targets that run only the hash-locked toolchain, never the project's
+# dependencies: the only ones a job that builds or publishes the release may run.
+TOOLCHAIN_ONLY = {
+    "release-check", "build", "rebuild-check", "protection-check", "attest", "provenance",
+    "publish", "verify-published", "gitlab-release",
+}  # fmt: skip
+GATE = {"lock", "test", "lint", "security"}
+
+
+def make_targets(commands: list[str]) -> list[str]:
+    """The make targets a job's script runs, in order."""
+    return [
+        target
+        for command in commands
+        if command.startswith("make ")
+        for target in command.split("#")[0].split()[1:]
+        if "=" not in target
+    ]
+
+
+def needs(jobs: dict, name: str) -> set[str]:
+    """Every job `name` waits for, directly or not (GitLab `needs:` or GitHub `needs:`)."""
+    found: set[str] = set()
+    todo = [name]
+    while todo:
+        for need in jobs[todo.pop()].get("needs", []):
+            need = need["job"] if isinstance(need, dict) else need
+            if need not in found:
+                found.add(need)
+                todo.append(need)
+    return found
+
+
+def test_gitlab_publishes_after_every_check_and_the_rebuild(render) -> None:
     pipeline = gitlab_pipeline(render)
-    publish, attest, build = pipeline["publish"], pipeline["attest"], pipeline["build"]
+    jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "stage" in job}
+    assert GATE | {"build", "rebuild"} <= needs(jobs, "publish")
+    assert "evidence" not in needs(jobs, "publish"), "the SBOM job's files never feed publish"
+    # The jobs that produce, check or publish dist/ run nothing but the toolchain.
+    for name in ("build", "rebuild", "publish", "verify-published", "release"):
+        targets = make_targets(jobs[name]["script"])
+        assert targets and set(targets) <= TOOLCHAIN_ONLY, (name, targets)
+    assert make_targets(jobs["build"]["script"]) == ["release-check", "build"]
+    assert jobs["build"]["variables"]["GIT_DEPTH"] == "0", "the default-branch check needs history"
+    assert needs(jobs, "release") >= {"publish", "verify-published", "evidence"}
+    assert needs(jobs, "verify-published") >= {"publish", "build"}
+
+
+def test_gitlab_signs_only_in_the_protected_publish_job(render) -> None:
+    pipeline = gitlab_pipeline(render)
+    publish = pipeline["publish"]
     assert publish["environment"]["name"] == "pypi"
-    assert publish["id_tokens"] == {"PYPI_ID_TOKEN": {"aud": "pypi"}}
-    assert attest["id_tokens"] == {"SIGSTORE_ID_TOKEN": {"aud": "sigstore"}}
-    assert "id_tokens" not in build, "the build job holds no credentials"
-    for job in (publish, attest):
-        assert all("CI_COMMIT_REF_PROTECTED" in rule["if"] for rule in job["rules"])
-    assert publish["needs"] == ["attest"] and attest["needs"] == ["build"]
-    assert publish["script"] == ["make publish"] and attest["script"] == ["make attest"]
+    assert publish["id_tokens"] == {
+        "PYPI_ID_TOKEN": {"aud": "pypi"},
+        "SIGSTORE_ID_TOKEN": {"aud": "sigstore"},
+    }
+    assert all("CI_COMMIT_REF_PROTECTED" in rule["if"] for rule in publish["rules"])
+    assert publish["before_script"] == [], "no toolchain install next to the tokens"
+    assert make_targets(publish["script"]) == [
+        "protection-check",
+        "attest",
+        "provenance",
+        "publish",
+    ]
+    others = [
+        name for name, job in pipeline.items() if isinstance(job, dict) and "id_tokens" in job
+    ]
+    assert others == ["publish"], "no other job holds an OIDC token"
+    text = (render(**PUBLISHER_VARIANTS[3].answers) / ".gitlab-ci.yml").read_text()
+    for grant in ("aud: pypi", "aud: sigstore"):
+        assert re.search(rf"{grant} # \S", text), f"{grant} has no comment"
+
+
+def github_release(render) -> dict:
+    return yaml.safe_load((render() / ".github" / "workflows" / "release.yml").read_text())
+
+
+def test_github_publishes_after_the_checks_and_the_rebuild(render) -> None:
+    release = github_release(render)
+    assert release[True] == {"push": {"tags": ["v*"]}}  # YAML 1.1 reads the `on` key as True
+    assert release["permissions"] == {}
+    jobs = release["jobs"]
+    assert jobs["ci"]["uses"] == "$/.github/workflows/ci.yml"
+    ci = yaml.safe_load((render() / ".github" / "workflows" / "ci.yml").read_text())
+    assert "workflow_call" in ci[True], "release.yml runs CI's own jobs on the tagged commit"
+    assert {"ci", "build", "rebuild"} <= needs(jobs, "publish")
+    assert "evidence" not in needs(jobs, "publish"), "the SBOM job's files never feed publish"
+    assert {"publish", "verify", "evidence"} <= needs(jobs, "github")
+    for name in ("build", "rebuild", "verify"):
+        runs = [step["run"] for step in jobs[name]["steps"] if "run" in step]
+        targets = make_targets(runs)
+        assert targets and set(targets) <= TOOLCHAIN_ONLY, (name, targets)
+    build = [step.get("run", "") for step in jobs["build"]["steps"]]
+    assert make_targets(build) == ["release-check", "build"]
+    assert build.index("make build") == len(build) - 2, "after the build: only the upload"
+    assert jobs["build"]["steps"][0]["with"]["fetch-depth"] == 0
+
+
+def test_github_signs_and_verifies_provenance_after_approval_then_publishes(render) -> None:
+    jobs = github_release(render)["jobs"]
+    publish = jobs["publish"]
+    assert publish["environment"]["name"] == "pypi"
+    assert publish["environment"]["url"] == "https://pypi.org/project/my-project/"
+    assert publish["permissions"] == {"id-token": "write", "attestations": "write"}
+    steps = publish["steps"]
+    uses = [step.get("uses", "run").split("@")[0] for step in steps]
+    assert uses == [
+        "actions/download-artifact",
+        "actions/attest-build-provenance",
+        "run",
+        "pypa/gh-action-pypi-publish",
+        "actions/upload-artifact",
+    ], "nothing but the files, their provenance and the upload in the job with the tokens"
+    assert [s["with"]["name"] for s in steps if "download-artifact" in s.get("uses", "")] == [
+        "distributions"
+    ]
+    verify = steps[2]["run"]
+    for flag in ("gh attestation verify", "--signer-workflow", "/.github/workflows/release.yml",
+                 '--source-ref "$REF"', "--deny-self-hosted-runners"):  # fmt: skip
+        assert flag in verify
+    assert steps[2]["env"]["REF"] == "${{ github.ref }}"
+    assert steps[3]["with"]["attestations"] is True
+    assert jobs["github"]["permissions"] == {"contents": "write"}
+    assert "${TAG}.provenance.intoto.jsonl" in jobs["github"]["steps"][-1]["run"]
+    for name, job in jobs.items():
+        for step in job.get("steps", []):
+            assert "cache" not in str(step.get("with", {})), name
+
+
+def test_every_github_grant_says_why(render) -> None:
+    for path in (render() / ".github" / "workflows").glob("*.yml"):
+        for line in path.read_text().splitlines():
+            if re.fullmatch(r"\s+[a-z-]+: (read|write)(\s.*)?", line):
+                assert re.search(r": (read|write) # \S", line), f"{path.name}: {line.strip()}"
 
 
 def test_gitlab_images_are_pinned_by_digest(render) -> None:
@@ -148,10 +271,20 @@ def test_cloud_build_runs_as_the_dedicated_account_with_pinned_images(render) ->
         f"projects/{GOOGLE['gcp_project_id']}/serviceAccounts/{GOOGLE['gcp_service_account']}"
     )
     assert build["options"]["logging"] == "CLOUD_LOGGING_ONLY"
-    assert [step["id"] for step in build["steps"]] == ["check-tag", "build", "attest", "publish"]
+    steps = [step["id"] for step in build["steps"]]
+    assert steps == [
+        "release-check", "build", "rebuild-check", "sign", "publish", "verify-published", "evidence",
+    ]  # fmt: skip
+    # Every step can reach the service account's identity: none before the upload runs the
+    # project's dependencies; the SBOM comes after it.
+    for step in build["steps"][: steps.index("verify-published") + 1]:
+        assert set(step["args"]) <= TOOLCHAIN_ONLY, step
     for step in build["steps"]:
         assert DIGEST.match(step["name"]), step["name"]
         assert step["entrypoint"] == "make"
+    assert build["substitutions"]["_DEFAULT_BRANCH"] == "main"
+    ci = project / ".github" / "workflows" / "ci.yml"
+    assert yaml.safe_load(ci.read_text())[True]["push"]["tags"] == ["v*"], "checks on the tag"
 
 
 def test_activestate_gets_instructions_not_fake_state_tool_files(render) -> None:
@@ -164,26 +297,3 @@ def test_activestate_gets_instructions_not_fake_state_tool_files(render) -> None
     assert "publish_receipt = pypi_publisher(" in releasing
     for command in ("state publish", "state commit", "state eval publish_receipt"):
         assert command in releasing
-
-
-def test_github_release_separates_building_from_publishing(render) -> None:
-    release = yaml.safe_load((render() / ".github" / "workflows" / "release.yml").read_text())
-    assert release[True] == {"push": {"tags": ["v*"]}}  # YAML 1.1 reads the `on` key as True
-    assert release["permissions"] == {}
-    jobs = release["jobs"]
-    assert jobs["build"]["permissions"] == {"contents": "read"}, "the build holds no credentials"
-    publish = jobs["publish"]
-    assert publish["needs"] == ["build"]
-    assert publish["environment"]["name"] == "pypi"
-    assert publish["environment"]["url"] == "https://pypi.org/project/my-project/"
-    assert publish["permissions"] == {"id-token": "write"}
-    steps = publish["steps"]
-    assert len(steps) == 2, "download the files, publish them: nothing else runs with the token"
-    assert steps[1]["uses"].startswith("pypa/gh-action-pypi-publish@")
-    assert steps[1]["with"]["attestations"] is True
-    assert jobs["provenance"]["permissions"] == {"id-token": "write", "attestations": "write"}
-    assert set(jobs["github"]["needs"]) == {"publish", "provenance"}
-    assert jobs["github"]["permissions"] == {"contents": "write"}
-    for name, job in jobs.items():
-        if name != "build":
-            assert all("cache" not in str(step) for step in job["steps"]), name

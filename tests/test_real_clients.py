@@ -169,7 +169,7 @@ def test_the_template_repository_moves_every_pin_of_its_tables(clients, env, tmp
     )
 
 
-GITLAB_JOBS = ["lock", "test: [3.11]", "lint", "security", "build"]
+GITLAB_JOBS = ["lock", "test: [3.11]", "lint", "security", "build", "rebuild", "evidence"]
 
 
 @pytest.mark.parametrize("lock_tool", LOCK_TOOLS)
@@ -190,8 +190,8 @@ def test_gitlab_ci_local_runs_every_non_publishing_job(
     run(["git", "tag", "v0.1.0"], project, project_env)
     variables = {"PIP_AUDIT_VULNERABILITY_SERVICE": "osv", "PIP_AUDIT_OSV_URL": osv.query_url}
     for job in GITLAB_JOBS:
-        if job == "build":
-            variables["CI_COMMIT_TAG"] = "v0.1.0"
+        if job == "build":  # the release jobs run for tags, on the tagged commit
+            variables.update({"CI_COMMIT_TAG": "v0.1.0", "CI_DEFAULT_BRANCH": "main"})
         result = gitlab_ci_local(
             clients, project, job, variables=variables, base_env=project_env, home=tmp_path / "home"
         )

@@ -33,9 +33,14 @@ DEFAULT_FILES = {
     "tests/test_my_project.py",
     "tools/admit.py",
     "tools/audit.py",
+    "tools/build.py",
     "tools/expiring.py",
     "tools/licenses.py",
+    "tools/rebuild_check.py",
+    "tools/release_check.py",
     "tools/toolchain.txt",
+    "tools/verify_published.py",
+    "tools/vex.py",
 }
 
 

@@ -44,6 +44,8 @@ def test_every_generated_uses_line_comes_from_the_actions_table(project) -> None
     found = 0
     for path in project.rglob("*.y*ml"):
         for match in USES.finditer(path.read_text()):
+            if match["ref"].startswith("$/"):  # this repository's own workflow, at this commit
+                continue
             name, _, sha = match["ref"].partition("@")
             assert name in ACTIONS, f"{path.name}: {name} is not in includes/data/actions.yml"
             assert sha == ACTIONS[name]["sha"], f"{path.name}: {match['ref']}"

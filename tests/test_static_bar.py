@@ -22,7 +22,8 @@ DATA = ROOT / "includes" / "data"
 ACTIONS = yaml.safe_load((DATA / "actions.yml").read_text())
 IMAGES = yaml.safe_load((DATA / "images.yml").read_text())
 PINNED_IMAGES = {f"{entry['image']}@{entry['digest']}" for entry in IMAGES.values()}
-USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<name>[^@\s]+)@(?P<ref>\S+)(?P<rest>.*)$", re.M)
+# Actions and reusable workflows of other repositories (`$/...` is the project's own).
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<name>[\w./-]+)@(?P<ref>\S+)(?P<rest>.*)$", re.M)
 # Hash-locked toolchains are generated from includes/locks and tested on their own.
 GENERATED = {"tools/toolchain.txt", "tools/publish.txt"}
 
@@ -146,7 +147,12 @@ ALLOWED_MENTIONS = {
         "renovate.json": r"^.*github-actions.*$",
     },
     # GitHub's advisory database serves every host; Renovate on GitHub reads Dependabot alerts.
-    "repository_host": {"SECURITY.md": r"^.*GitHub Advisory Database.*$"},
+    # The release tools shared by publishers know each provider PyPI takes attestations from.
+    "repository_host": {
+        "SECURITY.md": r"^.*GitHub Advisory Database.*$",
+        "tools/verify_published.py": r".*",
+        "tools/provenance.py": r".*",
+    },
     # The licence policy lists the licences dependencies may have, not the project's own;
     # the licence texts name their relatives; the licence checker knows every classifier.
     "license": {"license-policy.toml": r".*", "dependency-policy.toml": r".*", "LICENSE": r".*"},

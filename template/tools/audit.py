@@ -1,6 +1,7 @@
 """Audit every locked dependency with pip-audit, honouring reviewed, expiring exceptions.
 
 Usage: python -I tools/audit.py REQUIREMENTS [--exceptions audit-exceptions.toml]
+                                   [--findings FINDINGS.json]
 
 REQUIREMENTS is the lock file exported as hash-pinned requirements (`make audit` writes
 it). Every package in it is audited, whatever platform or Python its environment marker
@@ -19,6 +20,11 @@ no more than a year away (a top-level `max-days = N` makes it fewer). An expired
 malformed exception fails the audit, so every accepted risk is reviewed again; tools/
 expiring.py reads the file. pip-audit picks the vulnerability service: set
 PIP_AUDIT_VULNERABILITY_SERVICE and PIP_AUDIT_OSV_URL to use a mirror.
+
+With --findings, nothing is judged: the audit runs without the exceptions and writes, for
+each exception in force, its ID, reason and expiry and the locked packages it covers (with
+every ID of each finding), as JSON for tools/vex.py (`make vex`). It still fails on a
+malformed or expired exception.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -56,15 +63,20 @@ def sibling(name: str) -> ModuleType:
 expiring = sibling("expiring")
 
 
-def load_exceptions(path: Path, today: datetime.date) -> tuple[list[str], list[str]]:
-    """Return (IDs to ignore, problems). A problem fails the audit."""
-    entries, problems = expiring.load(
+def exceptions_in_force(path: Path, today: datetime.date) -> tuple[list[dict], list[str]]:
+    """Return (the exceptions in force, problems)."""
+    return expiring.load(
         path,
         table="exception",
         keys={"id": expiring.advisory_id},
         today=today,
         renew="fix the vulnerability, or review the exception and give it a new expiry date",
     )
+
+
+def load_exceptions(path: Path, today: datetime.date) -> tuple[list[str], list[str]]:
+    """Return (IDs to ignore, problems). A problem fails the audit."""
+    entries, problems = exceptions_in_force(path, today)
     for entry in entries:
         reason = " ".join(str(entry["reason"]).split())
         print(f"Accepted until {entry['expires']}: {entry['id']} ({reason})")
@@ -107,11 +119,83 @@ def rounds(packages: list[tuple[str, str, list[str]]]) -> list[list[str]]:
     return result
 
 
+def pip_audit(requirements: Path, ignore: list[str], output: Path | None = None) -> int:
+    """Run pip-audit on one round's requirements; JSON into `output` if given."""
+    command = [
+        sys.executable,
+        "-I",
+        "-m",
+        "pip_audit",
+        "--requirement",
+        str(requirements),
+        "--require-hashes",
+        "--disable-pip",
+        "--strict",
+        "--progress-spinner",
+        "off",
+    ]
+    for vulnerability in ignore:
+        command += ["--ignore-vuln", vulnerability]
+    if output is not None:
+        command += ["--format", "json", "--output", str(output)]
+    # A fixed argv: this interpreter running pip-audit on a file written by this script.
+    return subprocess.run(command, check=False).returncode  # noqa: S603
+
+
+def export_findings(packages: list[tuple[str, str, list[str]]], args: argparse.Namespace) -> int:
+    """Write what each exception in force covers (--findings); see the module's docstring."""
+    entries, problems = exceptions_in_force(args.exceptions, datetime.date.today())
+    found: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for number, requirements in enumerate(rounds(packages), start=1):
+            round_file = Path(tmp) / f"round-{number}.txt"
+            round_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+            output = Path(tmp) / f"round-{number}.json"
+            code = pip_audit(round_file, [], output)
+            if not output.exists():  # pip-audit stopped before reporting (exit 1 = findings)
+                problems.append(f"pip-audit could not audit round {number} (exit {code})")
+                continue
+            for dependency in json.loads(output.read_text(encoding="utf-8"))["dependencies"]:
+                for vuln in dependency.get("vulns", []):
+                    found.append(
+                        {
+                            "name": dependency["name"],
+                            "version": dependency["version"],
+                            "ids": [vuln["id"], *vuln.get("aliases", [])],
+                        }
+                    )
+    exceptions = []
+    for entry in entries:
+        covers = [finding for finding in found if entry["id"] in finding["ids"]]
+        if not covers:
+            print(f"warning: no locked package has {entry['id']} any more: remove its exception")
+        exceptions.append(
+            {
+                "id": entry["id"],
+                "reason": " ".join(str(entry["reason"]).split()),
+                "expires": str(entry["expires"]),
+                "findings": covers,
+            }
+        )
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    partial = args.findings.with_name(args.findings.name + ".partial")
+    partial.write_text(json.dumps({"exceptions": exceptions}, indent=2) + "\n", encoding="utf-8")
+    partial.replace(args.findings)
+    print(f"Wrote {args.findings}: {len(exceptions)} exceptions in force")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Audit locked dependencies with pip-audit.")
     parser.add_argument("requirements", type=Path)
     parser.add_argument("--exceptions", type=Path, default=Path("audit-exceptions.toml"))
+    parser.add_argument("--findings", type=Path, help="write what the exceptions cover; no audit")
     args = parser.parse_args()
+    if args.findings:
+        return export_findings(locked_packages(args.requirements), args)
 
     ignore, problems = load_exceptions(args.exceptions, datetime.date.today())
     packages = locked_packages(args.requirements)
@@ -120,24 +204,8 @@ def main() -> int:
         for number, requirements in enumerate(rounds(packages), start=1):
             round_file = Path(tmp) / f"round-{number}.txt"
             round_file.write_text("\n".join(requirements) + "\n", encoding="utf-8")
-            command = [
-                sys.executable,
-                "-I",
-                "-m",
-                "pip_audit",
-                "--requirement",
-                str(round_file),
-                "--require-hashes",
-                "--disable-pip",
-                "--strict",
-                "--progress-spinner",
-                "off",
-            ]
-            for vulnerability in ignore:
-                command += ["--ignore-vuln", vulnerability]
             print(f"pip-audit: {len(requirements)} locked packages", flush=True)
-            # A fixed argv: this interpreter running pip-audit on a file written above.
-            failed |= subprocess.run(command, check=False).returncode != 0  # noqa: S603
+            failed |= pip_audit(round_file, ignore) != 0
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return 1 if failed or problems else 0
