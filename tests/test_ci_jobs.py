@@ -7,7 +7,6 @@ with `make -n` and their tools are installed for real."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
