@@ -43,7 +43,7 @@ def test_renovate_waits_a_week_and_groups_updates(lock_tool, host, render) -> No
     assert set(config["enabledManagers"]) == {manager, ci_manager, "copier"}
     if "files" in LOCK_TOOLS[lock_tool]["renovate"]:
         assert config[manager]["managerFilePatterns"] == LOCK_TOOLS[lock_tool]["renovate"]["files"]
-    groups = {rule["groupName"] for rule in config["packageRules"]}
+    groups = {rule["groupName"] for rule in config["packageRules"] if "groupName" in rule}
     assert {"Python dependencies", "CI dependencies", "Project template"} <= groups
 
 
