@@ -13,10 +13,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
+from copier._main import Worker
 
 from tests.osv_server import OsvServer
 from tests.rendering import ROOT, plain_snapshot, working_tree_files
@@ -140,6 +143,44 @@ def _in_process_environment(env: dict[str, str]) -> Iterator[None]:
             if key.startswith("GIT_"):
                 patch.setenv(key, value)
         yield
+
+
+# Rendering in this process: compiled templates shared by every render -------------------
+class _BytecodeCache(jinja2.BytecodeCache):
+    """Compiled templates, shared by every render of the session (copier builds a new Jinja
+    environment for each run, and compiling is half of a render's time). Keys include a
+    checksum of each template's source, so a stale entry cannot be used."""
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if (code := self._store.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_bytecode_cache() -> Iterator[None]:
+    """Speed only: without this (say, after a copier change), the tests are the same."""
+    original = Worker.__dict__.get("jinja_env")
+    if not isinstance(original, cached_property):
+        yield
+        return
+    cache = _BytecodeCache()
+
+    def jinja_env(self: Worker) -> jinja2.Environment:
+        env = original.func(self)
+        env.bytecode_cache = cache
+        return env
+
+    patched = cached_property(jinja_env)
+    patched.__set_name__(Worker, "jinja_env")
+    Worker.jinja_env = patched
+    yield
+    Worker.jinja_env = original
 
 
 @pytest.fixture(scope="session")

@@ -23,16 +23,12 @@ import string
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Iterator
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import copier
-import jinja2
 import pytest
 import yaml
-from copier._main import Worker
 from hatchling.builders.wheel import WheelBuilder
 from hatchling.metadata.core import ProjectMetadata
 from hatchling.metadata.spec import DEFAULT_METADATA_VERSION, get_core_metadata_constructors
@@ -62,41 +58,6 @@ DEPENDENCIES = ["packaging>=24", 'tomli>=2; python_version < "3.11"']
 # ---------------------------------------------------------------------------------------
 # The template, rendered in-process
 # ---------------------------------------------------------------------------------------
-class _BytecodeCache(jinja2.BytecodeCache):
-    """Compiled templates, shared by every render of the session (copier builds a new Jinja
-    environment for each run, and compiling is half of a render's time). Keys include a
-    checksum of each template's source, so a stale entry cannot be used."""
-
-    def __init__(self) -> None:
-        self._store: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if (code := self._store.get(bucket.key)) is not None:
-            bucket.bytecode_from_string(code)
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self._store[bucket.key] = bucket.bytecode_to_string()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _shared_bytecode_cache() -> Iterator[None]:
-    """Speed only: without this (say, after a copier change), the tests are the same."""
-    original = Worker.__dict__.get("jinja_env")
-    if not isinstance(original, cached_property):
-        yield
-        return
-    cache = _BytecodeCache()
-
-    def jinja_env(self: Worker) -> jinja2.Environment:
-        env = original.func(self)
-        env.bytecode_cache = cache
-        return env
-
-    patched = cached_property(jinja_env)
-    patched.__set_name__(Worker, "jinja_env")
-    Worker.jinja_env = patched
-    yield
-    Worker.jinja_env = original
 
 
 @pytest.fixture(scope="module")
