@@ -235,6 +235,15 @@ def test_github_signs_and_verifies_provenance_after_approval_then_publishes(rend
         assert flag in verify
     assert steps[2]["env"]["REF"] == "${{ github.ref }}"
     assert steps[3]["with"]["attestations"] is True
+    # A private repository without artifact attestations switches them off with a variable
+    # (RELEASING.md); PyPI's PEP 740 attestations stay, and nothing else is skipped.
+    gated = [s.get("name") for job in jobs.values() for s in job.get("steps", []) if "if" in s]
+    assert all(
+        s["if"] == "vars.ARTIFACT_ATTESTATIONS != 'unavailable'"
+        for job in jobs.values() for s in job.get("steps", []) if "if" in s
+    )  # fmt: skip
+    assert len(gated) == 4 and "pypa/gh-action-pypi-publish" not in str(gated)
+    assert "if" not in steps[3]
     assert jobs["github"]["permissions"] == {"contents": "write"}
     assert "${TAG}.provenance.intoto.jsonl" in jobs["github"]["steps"][-1]["run"]
     for name, job in jobs.items():
