@@ -164,6 +164,7 @@ def verify_published(project, env, index: IndexServer, *overrides: str):
 
 
 def test_verify_published_catches_a_tampered_file_on_the_index(project, project_env) -> None:
+    make(project, project_env, "build")
     built = {p.name: p.read_bytes() for p in (project / "dist").iterdir()}
     with IndexServer() as index:
         index.publish("my-project", "0.1.0", built)

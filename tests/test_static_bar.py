@@ -115,6 +115,14 @@ def test_actionlint_and_shellcheck_find_nothing(matrix, env) -> None:
     assert result.returncode == 0, result.stdout[:4000] + result.stderr[:2000]
 
 
+def test_the_projects_own_ruff_rules_pass_on_every_python_file(matrix, env) -> None:
+    # Each project's pyproject.toml configures ruff for its files, tools/ included: the lint
+    # job of every variant is green on the first commit.
+    projects = [str(project) for project in matrix.values()]
+    run([tool("ruff"), "check", "--no-cache", *projects], ROOT, env)
+    run([tool("ruff"), "format", "--no-cache", "--check", *projects], ROOT, env)
+
+
 def test_every_action_and_image_comes_from_the_data_tables(matrix) -> None:
     for project in matrix.values():
         for path in files(project):

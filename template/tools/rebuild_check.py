@@ -60,11 +60,12 @@ def distributions(directory: Path) -> dict[str, str]:
 def installed_locales() -> list[str]:
     try:
         program = shutil.which("locale") or "locale"
-        out = subprocess.run(  # noqa: S603 (locale -a)
-            [program, "-a"], capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError):
+        done = subprocess.run(  # noqa: S603 (locale -a)
+            [program, "-a"], capture_output=True, text=True, check=False
+        )
+    except OSError:
         return []
+    out = done.stdout if done.returncode == 0 else ""
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 

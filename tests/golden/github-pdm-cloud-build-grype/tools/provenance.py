@@ -112,7 +112,9 @@ def gitlab(build_type: str) -> dict:
         },
         "runDetails": {
             "builder": {
-                "id": f"{env('CI_SERVER_URL')}/{env('CI_PROJECT_PATH')}/-/runners/{env('CI_RUNNER_ID')}",
+                "id": "/".join(
+                    (env("CI_SERVER_URL"), env("CI_PROJECT_PATH"), "-/runners", env("CI_RUNNER_ID"))
+                ),
                 "version": {
                     "gitlab": os.environ.get("CI_SERVER_VERSION", ""),
                     "gitlab-runner": os.environ.get("CI_RUNNER_VERSION", ""),
