@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.conftest import run
-from tests.variants import GITLAB
+from tests.variants import GITLAB, GOOGLE
 
 NEW_VERBS = ("typecheck", "secrets", "secrets-baseline", "secrets-audit")
 
@@ -81,3 +81,15 @@ def test_zizmor_goes_online_only_in_its_own_job_with_a_read_only_token(render) -
     assert step["env"] == {"ZIZMOR_ONLINE": "1", "GH_TOKEN": "${{ github.token }}"}
     for name, other in ci["jobs"].items():  # no other job holds a token in its environment
         assert name == "workflows" or "github.token" not in str(other), name
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{}, GOOGLE, GITLAB],
+    ids=["github", "github+cloud-build", "gitlab"],
+)
+def test_releasing_turns_on_githubs_secret_scanning_and_push_protection(answers, render):
+    releasing = (render(**answers) / "RELEASING.md").read_text()
+    on_github = "repository_host" not in answers
+    assert ("enable **Secret Protection**: **secret scanning**" in releasing) is on_github
+    assert ("**push protection**" in releasing) is on_github

@@ -5,6 +5,7 @@ every rendered project passes the real validators, each run once over all of the
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import re
 import tomllib
@@ -185,6 +186,10 @@ def test_no_generated_file_trips_the_secret_scan(matrix, env, tmp_path) -> None:
     # under its own name (the scanner's filters read names).
     seeded = json.loads((ROOT / "template" / ".secrets.baseline").read_text())
     assert seeded["results"] == {}
+    # One version everywhere: the projects' toolchain, the seeded baseline, this scan.
+    tools = yaml.safe_load((DATA / "tools.yml").read_text())
+    (pinned,) = [r.split("==")[1] for r in tools["common"] if r.startswith("detect-secrets==")]
+    assert seeded["version"] == pinned == importlib.metadata.version("detect-secrets")
     unique: dict[tuple[str, str], Path] = {}
     for project in matrix.values():
         for path in files(project):
