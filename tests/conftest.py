@@ -36,6 +36,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep `--dist loadgroup` working: pytest-xdist 3.8 groups tests by appending
+    `@<xdist_group>` to each node ID through `item._nodeid`, which pytest 9 no longer reads,
+    so the tests of one group (the rendered pairwise matrix) were spread over workers and
+    each worker rendered the matrix again. Does the same through the attribute pytest 9
+    reads; does nothing once the suffix is there."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import coerce_node_id
+
+    for item in items:
+        groups = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+
+
 # Answers that differ from the defaults in every field a user types, so tests can tell
 # an answer from a default.
 SAMPLE_ANSWERS = {
