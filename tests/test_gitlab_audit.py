@@ -62,10 +62,6 @@ def publish(document: Document) -> Document:
     return job(document, lambda value: "environment" in value)
 
 
-def attest(document: Document) -> Document:
-    return job(document, lambda value: "id_tokens" in value and "environment" not in value)
-
-
 def scheduled(document: Document) -> Document:
     return job(document, lambda value: "schedule" in str(value.get("rules")))
 
@@ -130,7 +126,7 @@ CASES: dict[str, tuple[str, Callable[[Document], None], set[str]]] = {
     ),
     "token for another audience": (
         ".gitlab-ci.yml",
-        lambda d: next(iter(attest(d)["id_tokens"].values())).update(aud="https://gitlab.com"),
+        lambda d: publish(d)["id_tokens"].update(OTHER_ID_TOKEN={"aud": "https://gitlab.com"}),
         {"GL002"},
     ),
     "cloud build as the default service account": (
