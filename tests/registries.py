@@ -116,4 +116,16 @@ def _facts(root: Path, known: dict[str, dict]) -> list[str]:
     for host, entry in known.get("repository_host", {}).items():
         if entry.get("publisher") not in known.get("publisher", {}):
             found.append(f"includes/data/repository_hosts.yml: {host}'s publisher is unknown")
+        scanning = known.get("code_scanning", {}).get(entry.get("code_scanning"))
+        if scanning is None or host not in scanning.get("hosts", []):
+            found.append(
+                f"includes/data/repository_hosts.yml: {host}'s code_scanning is not a choice "
+                "of code_scannings.yml for that host"
+            )
+    for choice, entry in known.get("code_scanning", {}).items():
+        found += [
+            f"includes/data/code_scannings.yml: {choice} names unknown host {host}"
+            for host in entry.get("hosts", [])
+            if host not in hosts
+        ]
     return found

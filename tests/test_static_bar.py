@@ -4,6 +4,8 @@ every rendered project passes the real validators, each run once over all of the
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import re
 import tomllib
@@ -104,6 +106,121 @@ def test_zizmor_pedantic_finds_nothing(matrix, env) -> None:
     assert findings == [], json.dumps(findings, indent=1)[:4000]
 
 
+def test_zizmor_audits_every_pre_commit_configuration(matrix, env) -> None:
+    # GitLab projects have no workflows, but zizmor still reads their pre-commit settings.
+    gitlab = [str(project) for project in matrix.values() if not (project / ".github").exists()]
+    assert gitlab
+    findings = zizmor_findings(ROOT, gitlab, env)
+    assert findings == [], json.dumps(findings, indent=1)[:4000]
+
+
+def workflows(matrix) -> list[Path]:
+    return [
+        path
+        for project in matrix.values()
+        for path in (project / ".github").glob("workflows/*.yml")
+    ]
+
+
+def test_every_workflow_denies_by_default_and_says_why_it_grants(matrix) -> None:
+    # `permissions: {}` at the top; each job asks for its own, with a comment on each grant.
+    problems = []
+    for path in workflows(matrix):
+        text = path.read_text(encoding="utf-8")
+        workflow = yaml.safe_load(text)
+        if workflow.get("permissions") != {} or not re.search(r"^permissions: \{\}$", text, re.M):
+            problems.append(f"{path}: no `permissions: {{}}` at the top")
+        for name, job in workflow["jobs"].items():
+            if not isinstance(job.get("permissions"), dict):
+                problems.append(f"{path}: job {name} does not state its permissions")
+        for block in re.finditer(
+            r"^(?P<indent> +)permissions:\n(?P<body>(?:(?P=indent) +.*\n)+)", text, re.M
+        ):
+            for line in block["body"].splitlines():
+                grant = re.fullmatch(r"\s+[a-z-]+: (read|write)(?P<comment>\s+# \S.*)?", line)
+                if grant and not grant["comment"]:
+                    problems.append(f"{path}: a grant without a reason: {line.strip()}")
+                elif not grant and not line.strip().startswith("#"):
+                    problems.append(f"{path}: not a grant: {line.strip()}")
+    assert not problems, "\n".join(problems[:40])
+
+
+# What Scorecard's API accepts from a workflow that publishes results (ossf/scorecard-webapp,
+# app/server/verify_workflow.go; the scorecard-action README, "Workflow Restrictions").
+SCORECARD_STEPS = {
+    "actions/checkout",
+    "actions/upload-artifact",
+    "github/codeql-action/upload-sarif",
+    "ossf/scorecard-action",
+    "step-security/harden-runner",
+}
+
+
+def test_every_scorecard_workflow_has_the_shape_scorecard_accepts(matrix) -> None:
+    found = [path for path in workflows(matrix) if path.name == "scorecard.yml"]
+    assert found
+    for path in found:
+        workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert "env" not in workflow and "defaults" not in workflow, path
+        assert "write" not in workflow["permissions"].values(), path
+        jobs = sorted(
+            workflow["jobs"].values(),
+            key=lambda job: "ossf/scorecard-action" not in str(job["steps"]),
+        )
+        job = jobs[0]
+        for other in jobs[1:]:
+            assert other.get("permissions", {}).get("id-token") != "write", path
+        assert not {"container", "services", "env", "defaults"} & set(job), path
+        runner = re.fullmatch(r"ubuntu-(latest|\d\d\.\d\d)", job["runs-on"])
+        assert runner and (runner[1] == "latest" or runner[1] >= "22.04"), path
+        for step in job["steps"]:
+            assert step["uses"].split("@")[0] in SCORECARD_STEPS, f"{path}: {step}"
+        scorecard = next(s for s in job["steps"] if s["uses"].startswith("ossf/scorecard-action@"))
+        publishes = scorecard["with"]["publish_results"]
+        assert (job["permissions"].get("id-token") == "write") is publishes, path
+
+
+def test_no_generated_file_trips_the_secret_scan(matrix, env, tmp_path) -> None:
+    # Every project starts with the same, empty .secrets.baseline, so the first
+    # `make check` must find nothing in any variant. Each distinct file is scanned once,
+    # under its own name (the scanner's filters read names).
+    seeded = json.loads((ROOT / "template" / ".secrets.baseline").read_text())
+    assert seeded["results"] == {}
+    # One version everywhere: the projects' toolchain, the seeded baseline, this scan.
+    tools = yaml.safe_load((DATA / "tools.yml").read_text())
+    (pinned,) = [r.split("==")[1] for r in tools["common"] if r.startswith("detect-secrets==")]
+    assert seeded["version"] == pinned == importlib.metadata.version("detect-secrets")
+    unique: dict[tuple[str, str], Path] = {}
+    for project in matrix.values():
+        for path in files(project):
+            relative = path.relative_to(project).as_posix()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            unique.setdefault((relative, digest), path)
+    for (relative, digest), path in unique.items():
+        copy = tmp_path / digest / relative
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(path.read_bytes())
+    scan = run(
+        [
+            tool("detect-secrets"),
+            "scan",
+            "--all-files",
+            "--no-verify",
+            "--exclude-files",
+            r"tools/(toolchain|publish)\.txt$",
+            "--exclude-files",
+            r"\.secrets\.baseline$",
+            ".",
+        ],
+        tmp_path,
+        env,
+    )
+    result = json.loads(scan.stdout)
+    assert result["results"] == {}, json.dumps(result["results"], indent=1)[:4000]
+    # The seeded baseline scans with the same plugins and filters as the scanner's defaults.
+    assert result["plugins_used"] == seeded["plugins_used"]
+
+
 def test_actionlint_and_shellcheck_find_nothing(matrix, env) -> None:
     workflows = [
         path
@@ -190,10 +307,12 @@ def test_no_file_mentions_a_choice_the_project_did_not_take(combinations, matrix
             for question, values in answer_sets.items():
                 allowed = ALLOWED_MENTIONS.get(question, {}).get(relative)
                 checked = re.sub(allowed, "", text, flags=re.M) if allowed else text
-                for value in values - {answers[question]}:
+                # A question copier did not ask (code_scanning on GitLab) has no answer.
+                taken = answers.get(question)
+                for value in values - {taken}:
                     if re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", checked, re.I):
                         problems.append(
-                            f"{project.name}/{relative}: {question}={answers[question]} but mentions {value}"
+                            f"{project.name}/{relative}: {question}={taken} but mentions {value}"
                         )
     assert not problems, "\n".join(problems[:40])
 
