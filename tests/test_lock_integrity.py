@@ -3,7 +3,8 @@ for every lock tool: every extra, group and platform is locked and audited; the 
 the lock's runtime set; installs build the project only with a hash-locked backend; and no
 dependency code runs where a release's files are made.
 
-pip-audit talks to a local OSV service with real advisories (tests/osv_server.py).
+pip-audit talks to a local OSV service with real advisories (tests/osv_server.py); installs
+that may fetch only locked files go through tests/locked_index.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.locked_index import run_locked
 from tests.projects import make, per_lock_tool, run, set_dependencies
 
 pytestmark = pytest.mark.slow
@@ -179,3 +181,30 @@ def test_building_and_describing_a_release_runs_no_dependency_code(
     make(project, env, "sbom")
     assert digests(project / "dist") == built
     assert not log.exists(), f"dependency code ran: {log.read_text()}"
+
+
+@pytest.fixture(scope="session")
+def locked_store(tmp_path_factory) -> Path:
+    """Locked files fetched from PyPI once per session, each checked against its hash."""
+    return tmp_path_factory.mktemp("locked-files")
+
+
+@per_lock_tool
+def test_install_needs_nothing_but_what_the_locks_name(
+    tool, lock_project, project_copy, project_env, locked_store, tmp_path
+) -> None:
+    # Empty caches, and an index that serves only the locked files: an install that
+    # builds this project with a backend fetched unpinned (uv's and PDM's build isolation)
+    # asks for a page or a file it does not list, and the request is refused.
+    project = project_copy(lock_project(tool))
+    shutil.rmtree(project / ".venv", ignore_errors=True)
+    (project / ".pdm-python").unlink(missing_ok=True)
+    work = tmp_path / "locked-index"
+    work.mkdir()
+    report = run_locked(project, ["install"], store=locked_store, work=work, env=project_env)
+    refused = [f"{r['method']} {r['url']} ({r['note']})" for r in report["refused"]]
+    assert report["ok"], (
+        f"refused: {refused}\n--- stdout\n{report['stdout']}\n--- stderr\n{report['stderr']}"
+    )
+    assert report["requests"], "nothing was installed through the locked index"
+    assert (project / ".venv").exists()
