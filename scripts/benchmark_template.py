@@ -160,10 +160,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         env = clean_env(work / "home")
+        python = platform.python_version()
         report = {
-            "machine": (
-                f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-            ),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {python}",
             "copy": bench_copy(work / "copy", env, args.runs),
             "update": bench_update(work / "update", env, args.runs),
         }

@@ -276,3 +276,38 @@ def project_env(env: dict[str, str], osv: OsvServer) -> dict[str, str]:
         "PIP_AUDIT_OSV_URL": osv.query_url,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
+
+
+@pytest.fixture(scope="session")
+def lock_project(
+    render, project_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """The default project generated with a lock tool, after the first-commit steps
+    (`git init`, `make lock`, commit), once per session: do not modify it, take a
+    `project_copy`."""
+    from tests.projects import commit, make
+    from tests.variants import Variant, adapt_for_this_machine
+
+    cache: dict[str, Path] = {}
+
+    def _project(tool: str) -> Path:
+        if tool not in cache:
+            variant = Variant(tool, {"lock_tool": tool})
+            project = tmp_path_factory.mktemp(f"{tool}-base") / "my-project"
+            shutil.copytree(render(**variant.answers), project, symlinks=True)
+            adapt_for_this_machine(project, variant)
+            run(["git", "init", "-q"], project, project_env)
+            make(project, project_env, "lock")
+            commit(project, project_env, "First commit")
+            cache[tool] = project
+        return cache[tool]
+
+    return _project
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Callable[[Path], Path]:
+    """A private, modifiable copy of a shared project, its toolchain included."""
+    from tests.projects import clone
+
+    return lambda project: clone(project, tmp_path / project.name)

@@ -11,11 +11,14 @@ It answers the subset of the OSV API that scanners use:
   GET  /v1/vulns/<id>   the advisory
 
 Advisories: tests/data/pypa-advisories.json.gz, a snapshot of pypa/advisory-database
-(see tests/data/README.md). Run standalone with `python tests/osv_server.py [PORT]`.
+(see tests/data/README.md). Their timestamps are served as api.osv.dev serves them,
+`%Y-%m-%dT%H:%M:%SZ`: the database also has forms such as '2023-10-10 14:28:19.389317+00:00',
+which pip-audit cannot parse. Run standalone with `python tests/osv_server.py [PORT]`.
 """
 
 from __future__ import annotations
 
+import datetime
 import gzip
 import json
 import re
@@ -36,11 +39,25 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+TIMESTAMPS = ("modified", "published", "withdrawn")
+
+
+def rfc3339(value: str) -> str:
+    """A timestamp in the one form OSV clients parse: UTC, seconds, a trailing Z."""
+    moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @cache
 def advisories() -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
     by_package: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_id: dict[str, dict[str, Any]] = {}
     for advisory in json.loads(gzip.decompress(DATA.read_bytes())):
+        for key in TIMESTAMPS:
+            if key in advisory:
+                advisory[key] = rfc3339(advisory[key])
         by_id[advisory["id"]] = advisory
         for affected in advisory.get("affected", []):
             package = affected.get("package", {})

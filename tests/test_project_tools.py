@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -411,3 +412,31 @@ def test_the_reader_serves_other_files_with_their_own_keys_and_a_lower_cap(
         assert problems == []
     else:
         assert any(problem in found for found in problems), problems
+
+
+def test_the_audit_reports_advisories_whatever_timestamps_the_database_wrote(
+    tmp_path: Path, osv
+) -> None:
+    # urllib3 1.26.0's advisories carry timestamps such as '2023-10-10 14:28:19.389317+00:00'
+    # in the PyPA database; pip-audit reads only '%Y-%m-%dT%H:%M:%SZ' from an OSV service,
+    # so the local service serves every advisory in that form, as api.osv.dev does.
+    (tmp_path / "requirements.txt").write_text(f"urllib3==1.26.0 --hash=sha256:{'0' * 64}\n")
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "PIP_AUDIT_VULNERABILITY_SERVICE": "osv",
+        "PIP_AUDIT_OSV_URL": osv.query_url,
+    }
+    script = ROOT / "template" / "tools" / "audit.py"
+    result = subprocess.run(
+        [sys.executable, "-I", str(script), "requirements.txt"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.returncode == 1
+    assert "PYSEC-2023-192" in result.stdout and "PYSEC-2023-212" in result.stdout

@@ -1,0 +1,80 @@
+"""Generated projects for the slow suite, shared: one per lock tool, locked once per test
+session (and worker), then copied for every test that changes it.
+
+Tests take them through the `lock_project` fixture (tests/conftest.py) and mark themselves
+with `per_lock_tool`, which also keeps every test of one lock tool on one xdist worker, so
+each tool's project is locked once per run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run
+from tests.variants import LOCK_VARIANTS
+
+LOCK_TOOLS = [variant.answers["lock_tool"] for variant in LOCK_VARIANTS]
+
+
+def per_lock_tool(test):
+    """Run the test once per lock tool, all of one tool's tests on one xdist worker."""
+    params = [
+        pytest.param(tool, marks=pytest.mark.xdist_group(f"lock-{tool}")) for tool in LOCK_TOOLS
+    ]
+    return pytest.mark.parametrize("tool", params)(test)
+
+
+def make(project: Path, env: dict[str, str], *targets: str, check: bool = True):
+    return run(["make", "--no-print-directory", *targets], project, env, check=check)
+
+
+def git(project: Path, env: dict[str, str], *args: str):
+    return run(["git", *args], project, env)
+
+
+def commit(project: Path, env: dict[str, str], message: str) -> None:
+    git(project, env, "add", "-A")
+    git(project, env, "commit", "-q", "-m", message)
+
+
+def clone(project: Path, destination: Path) -> Path:
+    """A private copy of a project, its toolchain included (hard links: `.tools` is only
+    ever replaced whole, never written in place, so the original stays as it was)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(project, destination, symlinks=True, ignore=shutil.ignore_patterns(".tools"))
+    if (project / ".tools").exists():
+        subprocess.run(
+            ["cp", "-al", str(project / ".tools"), str(destination / ".tools")], check=True
+        )
+    return destination
+
+
+def set_dependencies(
+    project: Path, runtime: list[str], extras: dict[str, list[str]] | None = None
+) -> None:
+    """Replace [project] dependencies, and add [project.optional-dependencies]."""
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    listed = ", ".join(f'"{requirement}"' for requirement in runtime)
+    text, count = re.subn(r"(?m)^dependencies = \[.*\]$", f"dependencies = [{listed}]", text)
+    assert count == 1, "pyproject.toml has no one-line [project] dependencies"
+    if extras:
+        table = "".join(
+            f"{name} = [{', '.join(repr(r).replace(chr(39), chr(34)) for r in reqs)}]\n"
+            for name, reqs in extras.items()
+        )
+        text = text.replace(
+            "\n[project.urls]\n", f"\n[project.optional-dependencies]\n{table}\n[project.urls]\n"
+        )
+    pyproject.write_text(text)
+    tomllib.loads(text)  # still valid TOML
+
+
+def add_dependency(project: Path, requirement: str) -> None:
+    set_dependencies(project, [requirement])
