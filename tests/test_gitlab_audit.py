@@ -55,7 +55,10 @@ def job(document: Document, test: Callable[[Document], bool]) -> Document:
 
 
 def runs(command: str) -> Callable[[Document], bool]:
-    return lambda value: command in value.get("script", [])
+    """A job whose script runs `command` (`make security` matches `make security sbom`)."""
+    return lambda value: any(
+        line == command or line.startswith(command + " ") for line in value.get("script", [])
+    )
 
 
 def publish(document: Document) -> Document:
