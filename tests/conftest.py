@@ -22,7 +22,7 @@ import yaml
 from copier._main import Worker
 
 from tests.osv_server import OsvServer
-from tests.rendering import ROOT, plain_snapshot, working_tree_files
+from tests.rendering import ROOT, TEMPLATE_PARTS, plain_snapshot, working_tree_files
 
 # The rendered golden projects are data, not tests of this suite.
 collect_ignore = ["golden"]
@@ -112,10 +112,16 @@ def run(
     return result
 
 
-def snapshot_template(dst: Path, env: dict[str, str], tag: str | None = None) -> Path:
+def snapshot_template(
+    dst: Path, env: dict[str, str], tag: str | None = None, *, whole: bool = False
+) -> Path:
     """Copy the template's working tree (committed or not, minus ignored files) into a
-    fresh git repository at `dst`, commit it, and tag it when asked."""
+    fresh git repository at `dst`, commit it, and tag it when asked. Only what copier reads
+    (copier.yml, template/, includes/), so every clone copier makes is small; `whole`
+    copies the repository's every file (tests, data, goldens) too."""
     for name in working_tree_files():
+        if not whole and name.split("/", 1)[0] not in TEMPLATE_PARTS:
+            continue
         target = dst / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)

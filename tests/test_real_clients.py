@@ -149,7 +149,7 @@ def test_renovate_moves_every_pin_the_template_does_not_own(
 def test_the_template_repository_moves_every_pin_of_its_tables(clients, env, tmp_path) -> None:
     from tests.conftest import snapshot_template
 
-    repository = snapshot_template(tmp_path / "template", env)
+    repository = snapshot_template(tmp_path / "template", env, whole=True)
     found = renovate_extract(clients, repository, tmp_path / "renovate", base_env=env)
     files = {d["packageFile"] for m in found.package_files for d in found.deps(m)}
     assert not [f for f in files if f.startswith(("tests/", "template/"))], (
