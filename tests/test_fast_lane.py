@@ -279,6 +279,7 @@ def test_make_lock_takes_only_the_fix_past_the_cooldown_until_it_expires(
     project = project_copy(lock_project(tool))
     set_dependencies(project, ["packaging>=26"])
     fix_the_cutoff(project, tool)
+    (project / LOCK_FILES[tool]).unlink()  # resolved afresh: no locked version to prefer
     make(project, project_env, "lock", AS_OF)
     before = locked_packages(project)
     assert before["packaging"] == {"26.3"}, "the cooldown holds 26.4 back"
