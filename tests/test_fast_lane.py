@@ -1,8 +1,9 @@
 """A security fix need not wait out the cooldown: `make lock FAST_LANE=NAME==VERSION
 ADVISORY=ID` records that one release in cooldown-exemptions.toml, expiring when the
-cooldown admits it anyway, and writes uv's, PDM's or Poetry's own settings from it; the lock
-check (so CI) fails once an entry expires, goes stale or its settings drift, and bad input
-is refused with nothing written.
+cooldown admits it anyway, and writes uv's, PDM's or Poetry's own settings from it (pip-tools
+compiles a second time, upgrading only that release); the lock check (so CI) fails once an
+entry expires, goes stale or its settings drift, and bad input is refused with nothing
+written.
 
 tools/cooldown.py runs here as projects run it (`python -I`, next to tools/expiring.py), in
 rendered projects, on lock files the tests write; the slow test locks for real.
@@ -25,7 +26,7 @@ from tests.projects import locked_packages, make, set_dependencies
 COOLDOWN_DAYS = 7
 NOW = "2019-04-07T12:00:00Z"  # jinja2 2.10.1 (the fix for PYSEC-2019-217) is a day old
 FIX = {"FAST_LANE": "Jinja2==2.10.1", "ADVISORY": "PYSEC-2019-217"}
-FAST_LANE_TOOLS = ["uv", "pdm", "poetry"]
+FAST_LANE_TOOLS = ["uv", "pdm", "poetry", "pip-tools"]
 
 # What `sync` writes between the markers, per lock tool and file, for FIX.
 SETTINGS = {
@@ -45,6 +46,7 @@ SETTINGS = {
         "poetry.toml": ['min-release-age-exclude = ["jinja2"]'],
         "pyproject.toml": ['fast-lane = ["jinja2==2.10.1"]'],
     },
+    "pip-tools": {},  # the Makefile compiles again with `upgrades`
 }
 # Where the lock tool reads them.
 TABLES = {
@@ -53,13 +55,22 @@ TABLES = {
     ("poetry", "poetry.toml"): ("solver",),
     ("poetry", "pyproject.toml"): ("dependency-groups",),
 }
-LOCK_FILES = {"uv": "uv.lock", "pdm": "pdm.lock", "poetry": "poetry.lock"}
+LOCK_FILES = {
+    "uv": "uv.lock",
+    "pdm": "pdm.lock",
+    "poetry": "poetry.lock",
+    "pip-tools": "requirements/main.txt",
+}
 BEGIN = "# BEGIN fast lane: tools/cooldown.py writes these lines from cooldown-exemptions.toml"
 END = "# END fast lane"
 
 
 def write_lock(project: Path, tool: str, version: str) -> None:
     """A lock holding jinja2 at `version`; uv's records upload times (2.10.1's: 2019-04-06)."""
+    if tool == "pip-tools":
+        (project / "requirements" / "dev.txt").write_text("idna==3.20 \\\n    --hash=sha256:0\n")
+        (project / LOCK_FILES[tool]).write_text(f"jinja2=={version} \\\n    --hash=sha256:0\n")
+        return
     times = ', upload-time = "2019-04-06T19:00:02Z"' if tool == "uv" else ""
     sdist = f'sdist = {{ url = "https://example.invalid/j.tar.gz"{times} }}\n'
     text = f'[[package]]\nname = "jinja2"\nversion = "{version}"\n' + (
@@ -257,15 +268,20 @@ LATE_FIX = ["FAST_LANE=packaging==26.4", "ADVISORY=PYSEC-2026-1"]
 
 def fix_the_cutoff(project: Path, tool: str) -> None:
     """The lock tool's cooldown as of CUTOFF, whatever the day the test runs."""
+    moment = f"{CUTOFF:%Y-%m-%dT%H:%M:%SZ}"
+    times = 1
     if tool == "poetry":  # Poetry counts whole days back from the moment it runs
         days = (datetime.datetime.now(datetime.UTC) - CUTOFF).days + 1
         path, pattern, setting = project / "poetry.toml", r"(?m)^min-release-age = \d+$", days
         line = f"min-release-age = {setting}"
+    elif tool == "pip-tools":
+        path, pattern = project / "Makefile", r"PIP_UPLOADED_PRIOR_TO=P\d+D"
+        line, times = f"PIP_UPLOADED_PRIOR_TO={moment}", 2
     else:
         path, pattern = project / "pyproject.toml", r'(?m)^exclude-newer = "[^"]*"$'
-        line = f'exclude-newer = "{CUTOFF:%Y-%m-%dT%H:%M:%SZ}"'
+        line = f'exclude-newer = "{moment}"'
     text, count = re.subn(pattern, line, path.read_text())
-    assert count == 1, path
+    assert count == times, path
     path.write_text(text)
 
 
@@ -279,7 +295,8 @@ def test_make_lock_takes_only_the_fix_past_the_cooldown_until_it_expires(
     project = project_copy(lock_project(tool))
     set_dependencies(project, ["packaging>=26"])
     fix_the_cutoff(project, tool)
-    (project / LOCK_FILES[tool]).unlink()  # resolved afresh: no locked version to prefer
+    for lock in ("requirements/main.txt", "requirements/dev.txt", LOCK_FILES[tool]):
+        (project / lock).unlink(missing_ok=True)  # resolved afresh: no locked version to prefer
     make(project, project_env, "lock", AS_OF)
     before = locked_packages(project)
     assert before["packaging"] == {"26.3"}, "the cooldown holds 26.4 back"
@@ -292,8 +309,23 @@ def test_make_lock_takes_only_the_fix_past_the_cooldown_until_it_expires(
     }, "everything else still waits"
     (entry,) = tomllib.loads((project / "cooldown-exemptions.toml").read_text())["exemption"]
     assert entry["expires"] == datetime.date(2026, 12, 3)
+    if tool == "pip-tools":  # the header's command stays one the dependency bots re-run
+        header = (project / "requirements" / "main.txt").read_text().split("\npackaging")[0]
+        assert "uploaded-prior-to" not in header and "upgrade-package" not in header, header
     make(project, project_env, "lock-check", AS_OF)
 
     expired = make(project, project_env, "lock-check", "AS_OF=2026-12-03T00:00:00Z", check=False)
     assert expired.returncode != 0
     assert "exemption #1 (packaging): expired on 2026-12-03" in expired.stderr, expired.stderr
+
+
+@pytest.mark.parametrize("project", ["pip-tools"], indirect=True)
+def test_pip_tools_compiles_again_upgrading_only_the_exempt_release(project) -> None:
+    assert cooldown(project, "pip-tools", "upgrades").stdout == "\n"
+    assert cooldown(project, "pip-tools", "add", **FIX).returncode == 0
+    upgrades = cooldown(project, "pip-tools", "upgrades")
+    assert (upgrades.returncode, upgrades.stdout) == (0, "--upgrade-package=jinja2==2.10.1\n")
+    write_lock(project, "pip-tools", "2.10")
+    done = cooldown(project, "pip-tools", "check")
+    assert done.returncode == 1
+    assert "the lock has jinja2 at 2.10, not 2.10.1" in done.stderr

@@ -1,11 +1,12 @@
 """The cooldown's fast lane: take a security fix before the cooldown ends.
 
 Usage (the Makefile runs it as $(COOLDOWN) = `python -I tools/cooldown.py --lock-tool TOOL
---cooldown-days DAYS`, TOOL being uv, pdm or poetry and DAYS the cooldown):
+--cooldown-days DAYS`, TOOL being uv, pdm, poetry or pip-tools and DAYS the cooldown):
 
-    $(COOLDOWN) add      # `make lock FAST_LANE=... ADVISORY=... [REASON=...]`: add, then sync
-    $(COOLDOWN) sync     # `make lock`: write the lock tool's settings from the file
-    $(COOLDOWN) check    # `make lock-check`: expired, stale or unsynced entries fail
+    $(COOLDOWN) add       # `make lock FAST_LANE=... ADVISORY=... [REASON=...]`: add, then sync
+    $(COOLDOWN) sync      # `make lock`: write the lock tool's settings from the file
+    $(COOLDOWN) check     # `make lock-check`: expired, stale or unsynced entries fail
+    $(COOLDOWN) upgrades  # pip-tools: the second pass's --upgrade-package options
 
 `--now TIME` (ISO 8601; `make ... AS_OF=TIME`) judges the entries as of that moment. Exit
 status: 0 fine, 1 `check` found a problem, 2 a bad request or a bad
@@ -25,7 +26,9 @@ cooldown-exemptions.toml (read by tools/expiring.py, the format of audit-excepti
 after the cooldown and a day) and locks. `sync` turns the entries into the lock tool's own
 settings, between the `# BEGIN fast lane` and `# END fast lane` lines the template puts in
 pyproject.toml (and poetry.toml): the package is exempt from the cooldown and pinned to
-the fixed version, so nothing newer slips in with it. `check` (part of
+the fixed version, so nothing newer slips in with it. pip-tools has no such settings: the
+Makefile compiles a second time without the cut-off, upgrading only the exempt packages
+(`upgrades`), and pip-compile keeps every other pin. `check` (part of
 `make lock-check`) fails when an entry has expired (the cooldown admits the release now:
 delete the entry and run `make lock`), when the package is no longer locked at that
 version, when uv.lock shows the release is past the cooldown already, or when the settings
@@ -116,7 +119,7 @@ def settings(tool: str, entries: list[dict[str, object]]) -> list[tuple[Path, st
             (Path("poetry.toml"), "solver", {"min-release-age-exclude": names} if entries else {}),
             (pyproject, "dependency-groups", {"fast-lane": pins} if entries else {}),
         ]
-    raise ValueError(tool)
+    return []  # pip-tools: the Makefile's second pass (`upgrades`)
 
 
 def toml_value(value: object) -> str:
@@ -187,6 +190,15 @@ def sync(tool: str, entries: list[dict[str, object]], writes: dict[Path, str]) -
 def locked_versions(tool: str) -> dict[str, dict[str, list[str]]]:
     """{package: {version: [upload times, where the lock records them]}}."""
     found: dict[str, dict[str, list[str]]] = {}
+    if tool == "pip-tools":
+        for path in (Path("requirements/main.txt"), Path("requirements/dev.txt")):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                fail([f"{path}: cannot read it: {error}: run `make lock`"])
+            for match in re.finditer(r"(?m)^([A-Za-z0-9._-]+)==(\S+)", text):
+                found.setdefault(expiring.canonical(match[1]), {})[match[2]] = []
+        return found
     lock = Path({"uv": "uv.lock", "pdm": "pdm.lock", "poetry": "poetry.lock"}[tool])
     try:
         packages = tomllib.loads(lock.read_text(encoding="utf-8")).get("package", [])
@@ -272,9 +284,9 @@ def moment(text: str) -> datetime.datetime:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lock-tool", required=True, choices=["uv", "pdm", "poetry"])
+    parser.add_argument("--lock-tool", required=True, choices=["uv", "pdm", "poetry", "pip-tools"])
     parser.add_argument("--cooldown-days", type=int, required=True, help="the cooldown, in days")
-    parser.add_argument("command", choices=["add", "sync", "check"])
+    parser.add_argument("command", choices=["add", "sync", "check", "upgrades"])
     parser.add_argument("--now", type=moment, help="judge the entries as of this time (ISO 8601)")
     args = parser.parse_args()
     now = args.now or datetime.datetime.now(datetime.UTC)
@@ -283,6 +295,14 @@ def main() -> int:
     entries, problems = load(today, days)
     if problems:
         fail(problems)
+    if args.command == "upgrades":
+        # Names and versions are checked (no spaces, quotes or shell characters).
+        upgrades = [
+            f"--upgrade-package={expiring.canonical(str(e['package']))}=={e['version']}"
+            for e in entries
+        ]
+        print(" ".join(upgrades))
+        return 0
     if args.command == "check":
         problems = check(args.lock_tool, entries, now, days)
         for problem in problems:
