@@ -262,8 +262,8 @@ def test_every_action_and_image_comes_from_the_data_tables(matrix) -> None:
 ALLOWED_MENTIONS = {
     # `make lock` removes, and `make lock-check` refuses, the other tools' lock files; on
     # GitLab the toolchain's uv installs each job's Python, whatever the lock tool. The
-    # cooldown's fast lane (tools/cooldown.py, one script for every lock tool that has
-    # a cooldown) knows where each one reads its settings.
+    # cooldown's fast lane (tools/cooldown.py, one script for every lock tool) knows where
+    # each one reads its settings.
     "lock_tool": {
         "Makefile": r"^FOREIGN_LOCKS := .*$",
         "tools/cooldown.py": r".*",
