@@ -11,8 +11,8 @@ Usage (the Makefile runs it as $(COOLDOWN) = `python -I tools/cooldown.py --lock
 `--now TIME` (ISO 8601; `make ... AS_OF=TIME`) judges the entries as of that moment. Exit
 status: 0 fine, 1 `check` found a problem, 2 a bad request or a bad
 cooldown-exemptions.toml (an expired entry included); nothing is written then. The lock
-tool resolves only releases at least DAYS old. A release that fixes a
-known vulnerability may be taken earlier, one exact version at a time, with an entry in
+tool resolves only releases at least DAYS old. A release that fixes a known vulnerability
+may be taken earlier, one exact version at a time, with an entry in
 cooldown-exemptions.toml (read by tools/expiring.py, the format of audit-exceptions.toml):
 
     [[exemption]]
@@ -32,7 +32,7 @@ Makefile compiles a second time without the cut-off, upgrading only the exempt p
 `make lock-check`) fails when an entry has expired (the cooldown admits the release now:
 delete the entry and run `make lock`), when the package is no longer locked at that
 version, when uv.lock shows the release is past the cooldown already, or when the settings
-differ from the file. Removing an entry before it expires would lock the vulnerable
+differ from the file. Removing an entry before it expires could lock the vulnerable
 release again: the lock tools go back to what the cooldown allows.
 """
 
