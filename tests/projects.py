@@ -76,5 +76,19 @@ def set_dependencies(
     tomllib.loads(text)  # still valid TOML
 
 
+def locked_packages(project: Path) -> dict[str, set[str]]:
+    """Every package the project's lock files hold, with the versions of each."""
+    found: dict[str, set[str]] = {}
+    for lock in ("uv.lock", "pdm.lock", "poetry.lock"):
+        if (project / lock).exists():
+            for package in tomllib.loads((project / lock).read_text()).get("package", []):
+                name = re.sub(r"[-_.]+", "-", package["name"]).lower()
+                found.setdefault(name, set()).add(str(package["version"]))
+    for path in (project / "requirements").glob("*.txt"):
+        for match in re.finditer(r"(?m)^([A-Za-z0-9._-]+)==(\S+)", path.read_text()):
+            found.setdefault(re.sub(r"[-_.]+", "-", match[1]).lower(), set()).add(match[2])
+    return found
+
+
 def add_dependency(project: Path, requirement: str) -> None:
     set_dependencies(project, [requirement])

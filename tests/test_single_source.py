@@ -3,6 +3,7 @@ there: the generated workflows, classifiers, CI matrix and requires-python agree
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -106,3 +107,55 @@ def test_the_toolchain_lock_pins_every_tool_of_the_data_table(project) -> None:
     assert len(pinned) > 10
     for block in pinned:
         assert "--hash=sha256:" in block, block.splitlines()[0]
+
+
+def cooldowns(project: Path) -> dict[str, object]:
+    """Every cooldown the project sets, by who keeps it."""
+    found: dict[str, object] = {}
+    tool = tomllib.loads((project / "pyproject.toml").read_text())["tool"]
+    for name, table in (
+        ("uv", tool.get("uv", {})),
+        ("pdm", tool.get("pdm", {}).get("resolution", {})),
+    ):
+        if "exclude-newer" in table:
+            found[name] = table["exclude-newer"]
+    if (project / "poetry.toml").exists():
+        found["poetry"] = tomllib.loads((project / "poetry.toml").read_text())["solver"][
+            "min-release-age"
+        ]
+    if (project / ".github" / "dependabot.yml").exists():
+        updates = yaml.safe_load((project / ".github" / "dependabot.yml").read_text())["updates"]
+        found["dependabot"] = {update["cooldown"]["default-days"] for update in updates}
+    if (project / "renovate.json").exists():
+        found["renovate"] = json.loads((project / "renovate.json").read_text())["minimumReleaseAge"]
+    policy = tomllib.loads((project / "dependency-policy.toml").read_text())
+    found["admit"] = policy["age"]["min-release-days"]
+    makefile = (project / "Makefile").read_text()
+    if match := re.search(r"--cooldown-days (\d+)", makefile):
+        found["fast lane"] = int(match[1])
+    if pip := set(re.findall(r"PIP_UPLOADED_PRIOR_TO=(\S+)", makefile)):
+        found["pip-tools"] = pip
+    return found
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [{"lock_tool": tool} for tool in LOCK_TOOLS] + [{"dependency_bot": "renovate"}],
+    ids=lambda answers: "-".join(answers.values()),
+)
+def test_every_cooldown_is_the_data_tables_number_of_days(render, answers) -> None:
+    days = TOOLS["cooldown_days"]
+    expected = {
+        "uv": f"{days} days",
+        "pdm": f"{days}d",
+        "poetry": days,
+        "dependabot": {days},
+        "renovate": f"{days} days",
+        "admit": days,
+        "fast lane": days,
+        "pip-tools": {f"P{days}D"},
+    }
+    found = cooldowns(render(**answers))
+    tool = answers.get("lock_tool", "uv")
+    assert {tool, "fast lane"} <= set(found), "the lock tool keeps the cooldown"
+    assert found == {key: expected[key] for key in found}

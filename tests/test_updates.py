@@ -113,6 +113,7 @@ OWNED_EDITS = {
     "src/acme_widgets/__init__.py": "\n\ndef farewell() -> str:\n    return 'bye'\n",
     "tests/test_acme_widgets.py": "\n\ndef test_more() -> None:\n    assert True\n",
     "audit-exceptions.toml": '\n[[exception]]\nid = "X"\nreason = "y"\nexpires = 2099-01-01\n',
+    "cooldown-exemptions.toml": '\n[[exemption]]\npackage = "x"\nversion = "1.0.1"\n',
 }
 
 
