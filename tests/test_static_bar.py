@@ -258,6 +258,20 @@ def test_every_action_and_image_comes_from_the_data_tables(matrix) -> None:
             )
 
 
+def test_every_pin_in_the_data_tables_is_used_by_some_project(matrix) -> None:
+    # A pin nothing renders is a pin nobody reviews: the tables hold only what projects use.
+    text = "\n".join(
+        path.read_text(encoding="utf-8", errors="replace")
+        for project in matrix.values()
+        for path in files(project)
+        if path.suffix in {".yml", ".yaml"} or path.name == "Makefile"
+    )
+    used = {match["name"] for match in USES.finditer(text)}
+    assert set(ACTIONS) <= used, sorted(set(ACTIONS) - used)
+    unused_images = {image for image in PINNED_IMAGES if image not in text}
+    assert not unused_images, sorted(unused_images)
+
+
 # Where a project may name a choice it did not take, and why.
 ALLOWED_MENTIONS = {
     # `make lock` removes, and `make lock-check` refuses, the other tools' lock files; on
