@@ -160,6 +160,23 @@ class AnswerSpace:
             if self.refusal(combination) is None:
                 yield combination
 
+    def structural(
+        self, rotating: tuple[str, ...] = ("license", "python_min")
+    ) -> list[Combination]:
+        """Every valid combination of the other questions; each `rotating` question (which
+        no validator couples to another) takes its values in turn, so each one appears."""
+        fixed = [name for name in self.questions if name not in rotating]
+        rows: list[Combination] = []
+        for values in itertools.product(*(self.questions[name] for name in fixed)):
+            index = len(rows)
+            row = dict(zip(fixed, values, strict=True))
+            for name in rotating:
+                row[name] = self.questions[name][index % len(self.questions[name])]
+            row = {name: row[name] for name in self.questions}
+            if self.refusal(row) is None:
+                rows.append(row)
+        return rows
+
 
 def _pair(a: str, value_a: str, b: str, value_b: str) -> tuple[tuple[str, str], tuple[str, str]]:
     return tuple(sorted([(a, value_a), (b, value_b)]))  # type: ignore[return-value]

@@ -34,6 +34,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="tests/test_static_bar.py over every valid combination of answers, not the pairwise set",
     )
+    parser.addoption(
+        "--structural-matrix",
+        action="store_true",
+        help="tests/test_static_bar.py over every valid combination of the questions that decide "
+        "which files exist (all but the licence and the Python floor, which rotate)",
+    )
 
 
 @pytest.hookimpl(trylast=True)

@@ -32,11 +32,16 @@ GENERATED = {"tools/toolchain.txt", "tools/publish.txt"}
 
 @pytest.fixture(scope="module")
 def combinations(request) -> list[dict[str, str]]:
-    """The pairwise set; with --full-matrix, every combination copier accepts."""
+    """The pairwise set; with --full-matrix, every combination copier accepts; with
+    --structural-matrix, every combination of the questions that decide which files exist."""
     if request.config.getoption("--full-matrix"):
         from tests.answer_space import AnswerSpace
 
         return list(AnswerSpace(request.getfixturevalue("template_dir")).every_combination())
+    if request.config.getoption("--structural-matrix"):
+        from tests.answer_space import AnswerSpace
+
+        return AnswerSpace(request.getfixturevalue("template_dir")).structural()
     return pairwise_combinations(request.config.cache)
 
 
