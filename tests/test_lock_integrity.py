@@ -78,13 +78,14 @@ sys.exit(f"invalid CycloneDX {version.to_version()}: {error}" if error else 0)
 """
 
 
-def locked_hashes(export: Path) -> dict[str, set[str]]:
-    """name -> sha256 digests, from a hashed requirements export."""
-    found: dict[str, set[str]] = {}
+def locked_hashes(export: Path) -> dict[tuple[str, str], set[str]]:
+    """(name, version) -> sha256 digests, from a hashed requirements export (a lock may
+    hold two versions of one package, for different Pythons or platforms)."""
+    found: dict[tuple[str, str], set[str]] = {}
     for block in export.read_text().replace("\\\n", " ").splitlines():
-        if match := re.match(r"([A-Za-z0-9._-]+)==\S+", block.strip()):
-            name = re.sub(r"[-_.]+", "-", match[1]).lower()
-            found.setdefault(name, set()).update(re.findall(r"--hash=sha256:(\w+)", block))
+        if match := re.match(r"([A-Za-z0-9._-]+)==([^\s;]+)", block.strip()):
+            key = (re.sub(r"[-_.]+", "-", match[1]).lower(), match[2])
+            found.setdefault(key, set()).update(re.findall(r"--hash=sha256:(\w+)", block))
     return found
 
 
@@ -105,10 +106,13 @@ def test_the_sbom_is_the_locks_runtime_set_with_hashes_and_validates(
     assert sbom["bomFormat"] == "CycloneDX" and sbom["specVersion"] == "1.6"
     root = sbom["metadata"]["component"]
     assert (root["name"], root["version"]) == ("my-project", "0.1.0")
-    components = {c["name"].lower(): c for c in sbom.get("components", [])}
-    assert set(components) == (RUNTIME_PIP_TOOLS if tool == "pip-tools" else RUNTIME)
+    components = sbom.get("components", [])
+    names = {c["name"].lower() for c in components}
+    assert names == (RUNTIME_PIP_TOOLS if tool == "pip-tools" else RUNTIME)
     locked = locked_hashes(project / ".audit" / "runtime.txt")
-    for name, component in components.items():
+    assert {(c["name"].lower(), c["version"]) for c in components} == set(locked)
+    for component in components:
+        name = component["name"].lower()
         assert component["purl"] == f"pkg:pypi/{name}@{component['version']}"
         digests = {
             h["content"]
@@ -116,7 +120,7 @@ def test_the_sbom_is_the_locks_runtime_set_with_hashes_and_validates(
             for h in reference.get("hashes", [])
             if h["alg"] == "SHA-256"
         }
-        assert digests and digests == locked[name], name
+        assert digests and digests == locked[(name, component["version"])], name
     run([".tools/bin/python", "-I", "-c", VALIDATE, str(sbom_file)], project, project_env)
     assert not (project / ".venv").exists(), "make sbom made an environment"
 
