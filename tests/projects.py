@@ -78,3 +78,44 @@ def set_dependencies(
 
 def add_dependency(project: Path, requirement: str) -> None:
     set_dependencies(project, [requirement])
+
+
+LOCKED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)", re.MULTILINE)
+
+
+def admit(
+    project: Path, env: dict[str, str], index, *, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`make admit` for real, against the local index (tests/index_server.py, which
+    `project_env` names in ADMIT_FLAGS, as an organisation names its mirror). The slow
+    tests lock whatever PyPI has today, so what the recorded data lacks is recorded from
+    PyPI's latest-version JSON first, the way scripts/record_index_data.py records it.
+
+    pip-tools and Poetry resolve without a cooldown, so their locks may hold releases
+    younger than the policy's seven days, which `make admit` rightly refuses; for those
+    projects the test lowers the project's own `[age] min-release-days` to 0, as a
+    maintainer would have to (tests/test_admit.py covers the rule itself)."""
+    make(project, env, "admit-check", check=False)  # exports the lock into .audit/
+    wanted = {}
+    for export in ("requirements.txt", "runtime.txt"):
+        text = (project / ".audit" / export).read_text()
+        for name, version in LOCKED.findall(text):
+            wanted[re.sub(r"[-_.]+", "-", name).lower()] = version
+    index.record_from_pypi(wanted)
+    if "exclude-newer" not in (project / "pyproject.toml").read_text():
+        policy = project / "dependency-policy.toml"
+        text, count = re.subn(
+            r"(?m)^min-release-days = \d+$",
+            "# The tests' lock tool has no cooldown: releases of any age are locked.\n"
+            "min-release-days = 0",
+            policy.read_text(),
+        )
+        assert count == 1, "dependency-policy.toml has no [age] min-release-days"
+        policy.write_text(text)
+    return make(project, env, "admit", check=check)
+
+
+def lock_and_admit(project: Path, env: dict[str, str], index) -> None:
+    """The first-commit path's `make lock` and `make admit`."""
+    make(project, env, "lock")
+    admit(project, env, index)

@@ -304,7 +304,11 @@ def test_a_dependency_with_a_pth_file_cannot_touch_the_uploaded_files(
             run(["bash", "-e", "-c", step["run"]], job, env)
     assert digests(job / "dist") == expected, "the uploaded files are what make build made"
 
+    # Admission stops it: a local wheel is on no index, so `make install` refuses the lock.
+    refused = make(job, project_env, "install", check=False)
+    assert refused.returncode != 0 and "evil" in refused.stderr
+    assert not (job / ".venv").exists()
     # The attack is real: once the project's environment runs, the .pth file rewrites dist/.
-    make(job, project_env, "install")
+    run([".tools/bin/uv", "sync", "--locked", "--all-extras"], job, project_env)
     run([".venv/bin/python", "-c", "pass"], job, project_env)
     assert digests(job / "dist") != expected
