@@ -8,6 +8,7 @@ is used where the CLI itself is the subject (tests/test_cli.py) and for updates.
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 import yaml
 from copier._main import Worker
 
+from tests.index_server import IndexServer
 from tests.osv_server import OsvServer
 from tests.rendering import ROOT, TEMPLATE_PARTS, plain_snapshot, working_tree_files
 
@@ -279,25 +281,37 @@ def osv() -> Iterator[OsvServer]:
 
 
 @pytest.fixture(scope="session")
-def project_env(env: dict[str, str], osv: OsvServer) -> dict[str, str]:
+def package_index() -> Iterator[IndexServer]:
+    """The local package index that `make admit` reads (tests/index_server.py)."""
+    with IndexServer(now=datetime.datetime.now(datetime.UTC)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def project_env(env: dict[str, str], osv: OsvServer, package_index: IndexServer) -> dict[str, str]:
     """Environment for running a generated project's make targets: pip-audit talks to the
-    local OSV server through its own variables, as behind an organisation's mirror."""
+    local OSV server through its own variables, and `make admit` to the local package index
+    through ADMIT_FLAGS, as behind an organisation's mirror."""
     return {
         **env,
         "PIP_AUDIT_VULNERABILITY_SERVICE": "osv",
         "PIP_AUDIT_OSV_URL": osv.query_url,
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "ADMIT_FLAGS": f"--index-url={package_index.simple_url}",
     }
 
 
 @pytest.fixture(scope="session")
 def lock_project(
-    render, project_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    render,
+    project_env: dict[str, str],
+    package_index: IndexServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Callable[[str], Path]:
     """The default project generated with a lock tool, after the first-commit steps
-    (`git init`, `make lock`, commit), once per session: do not modify it, take a
+    (`git init`, `make lock`, `make admit`, commit), once per session: do not modify it, take a
     `project_copy`."""
-    from tests.projects import commit, make
+    from tests.projects import commit, lock_and_admit
     from tests.variants import Variant, adapt_for_this_machine
 
     cache: dict[str, Path] = {}
@@ -309,7 +323,7 @@ def lock_project(
             shutil.copytree(render(**variant.answers), project, symlinks=True)
             adapt_for_this_machine(project, variant)
             run(["git", "init", "-q"], project, project_env)
-            make(project, project_env, "lock")
+            lock_and_admit(project, project_env, package_index)
             commit(project, project_env, "First commit")
             cache[tool] = project
         return cache[tool]

@@ -181,6 +181,8 @@ class IndexServer:
         self.served: dict[str, bytes] = {}  # filename -> the bytes /files/<filename> serves
         self.hidden: set[str] = set()  # filenames the simple API does not list
         self.published: dict[str, dict[str, Any]] = {}  # name -> a release a test made
+        # name -> PyPI's latest JSON, recorded during the test session (`record_from_pypi`)
+        self.session_recorded: dict[str, dict[str, Any]] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._answers: dict[tuple[str, str], tuple[int, bytes, str, str]] = {}
@@ -242,6 +244,7 @@ class IndexServer:
             {name: hash(data) for name, data in self.served.items()},
             self.hidden,
             {name: repr(data) for name, data in self.published.items()},
+            set(self.session_recorded),
         )
         return repr(
             [sorted(map(repr, hook.items() if isinstance(hook, dict) else hook)) for hook in hooks]
@@ -274,8 +277,25 @@ class IndexServer:
         }
         self.served.update(files)
 
+    def record_from_pypi(self, wanted: dict[str, str]) -> list[str]:
+        """Record PyPI's latest JSON (the same bytes scripts/record_index_data.py keeps) for
+        each project whose wanted version the recorded data lacks; serve it as recorded.
+        For the slow tests, whose projects lock whatever PyPI has today."""
+        import urllib.request
+
+        fetched = []
+        for name, version in sorted(wanted.items()):
+            have = self.project(name)
+            if have and version in have.get("releases", {}):
+                continue
+            url = f"https://pypi.org/pypi/{name}/json"
+            with urllib.request.urlopen(url, timeout=60) as response:
+                self.session_recorded[name] = json.loads(response.read())
+            fetched.append(name)
+        return fetched
+
     def project(self, name: str) -> dict[str, Any] | None:
-        return self.published.get(name) or recorded(name)
+        return self.published.get(name) or self.session_recorded.get(name) or recorded(name)
 
     def file(self, name: str, version: str, entry: dict[str, Any]) -> dict[str, Any]:
         """One file of the JSON API, with the negative cases applied."""

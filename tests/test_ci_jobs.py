@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import run
+from tests.projects import lock_and_admit
 from tests.variants import GITLAB, Variant, adapt_for_this_machine
 
 pytestmark = pytest.mark.slow
@@ -21,11 +22,11 @@ pytestmark = pytest.mark.slow
 TAG = "v0.1.0"
 
 
-def first_commit(project: Path, variant: Variant, env: dict[str, str]) -> Path:
-    """The maintainer's first commit: the generated project, locked."""
+def first_commit(project: Path, variant: Variant, env: dict[str, str], index) -> Path:
+    """The maintainer's first commit: the generated project, locked and admitted."""
     adapt_for_this_machine(project, variant)
     run(["git", "init", "-q"], project, env)
-    run(["make", "--no-print-directory", "lock"], project, env)
+    lock_and_admit(project, env, index)
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "first commit"], project, env)
     run(["git", "tag", "-a", TAG, "-m", TAG], project, env)  # what the release jobs check
@@ -54,9 +55,13 @@ def run_lines(lines: list[str], cwd: Path, env: dict[str, str], name: str) -> No
     )
 
 
-def test_gitlab_jobs_that_need_gitlab_have_their_targets_and_tools(render, fresh_copy, project_env):
+def test_gitlab_jobs_that_need_gitlab_have_their_targets_and_tools(
+    render, fresh_copy, project_env, package_index
+):
     variant = Variant("gitlab-uv", {**GITLAB, "lock_tool": "uv"})
-    repository = first_commit(fresh_copy(render(**variant.answers)), variant, project_env)
+    repository = first_commit(
+        fresh_copy(render(**variant.answers)), variant, project_env, package_index
+    )
     pipeline = yaml.safe_load((repository / ".gitlab-ci.yml").read_text())
     jobs = {
         name: job for name, job in pipeline.items() if isinstance(job, dict) and "id_tokens" in job
@@ -83,9 +88,13 @@ def workflow_steps(workflow: dict, job: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("lock_tool", ["uv", "pip-tools"])
-def test_every_github_run_step_passes(lock_tool, render, fresh_copy, project_env) -> None:
+def test_every_github_run_step_passes(
+    lock_tool, render, fresh_copy, project_env, package_index
+) -> None:
     variant = Variant(f"github-{lock_tool}", {"lock_tool": lock_tool})
-    repository = first_commit(fresh_copy(render(**variant.answers)), variant, project_env)
+    repository = first_commit(
+        fresh_copy(render(**variant.answers)), variant, project_env, package_index
+    )
     workflows = {
         path.stem: yaml.safe_load(path.read_text())
         for path in (repository / ".github" / "workflows").glob("*.yml")

@@ -24,7 +24,7 @@ def test_make_help_and_development_md_list_the_new_verbs(answers, render, env) -
         assert f"`make {verb}`" in development, verb
     makefile = (project / "Makefile").read_text()
     assert "\nlint: conflicts ruff typecheck zizmor " in makefile
-    assert "\nsecurity: secrets bandit audit licenses " in makefile
+    assert "\nsecurity: secrets bandit audit " in makefile
 
 
 @pytest.mark.parametrize(

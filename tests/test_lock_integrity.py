@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.locked_index import run_locked
-from tests.projects import make, per_lock_tool, run, set_dependencies
+from tests.projects import admit, make, per_lock_tool, run, set_dependencies
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ WINDOWS_ONLY = "requests==2.19.0; sys_platform == 'win32'"  # PYSEC-2018-28
 
 @per_lock_tool
 def test_extras_and_other_platforms_are_locked_and_audited(
-    tool, lock_project, project_copy, project_env
+    tool, lock_project, project_copy, project_env, package_index
 ) -> None:
     project = project_copy(lock_project(tool))
     if tool == "pip-tools":
@@ -56,6 +56,7 @@ def test_extras_and_other_platforms_are_locked_and_audited(
         assert stale.returncode != 0
         assert "pdm.lock does not lock the groups web" in stale.stderr, stale.stderr
     make(project, project_env, "lock")
+    admit(project, project_env, package_index)  # the lock check also wants them admitted
     make(project, project_env, "lock-check")
     audited = make(project, project_env, "audit", check=False)
     assert audited.returncode != 0

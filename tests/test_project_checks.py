@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run
+from tests.projects import lock_and_admit
 from tests.variants import LOCK_VARIANTS, Variant, adapt_for_this_machine
 
 pytestmark = pytest.mark.slow
@@ -70,7 +71,7 @@ def git(project: Path, env: dict[str, str], *args: str):
 
 
 @pytest.fixture(scope="module", params=LOCK_VARIANTS, ids=lambda v: v.id)
-def project(request, render, tmp_path_factory, project_env) -> Path:
+def project(request, render, tmp_path_factory, project_env, package_index) -> Path:
     """The generated project, committed with its lock file and installed: what a maintainer
     has after the steps copier prints."""
     variant: Variant = request.param
@@ -79,11 +80,13 @@ def project(request, render, tmp_path_factory, project_env) -> Path:
     shutil.copytree(render(**variant.answers), project, symlinks=True)
     adapt_for_this_machine(project, variant)
     git(project, project_env, "init", "-q")
-    make(project, project_env, "lock")
+    lock_and_admit(project, project_env, package_index)
     git(project, project_env, "add", "-A")
     git(project, project_env, "commit", "-q", "-m", "first commit")
     make(project, project_env, "install")
-    print(f"\n{variant.id}: generated, locked and installed in {time.monotonic() - started:.0f} s")
+    print(
+        f"\n{variant.id}: generated, locked, admitted and installed in {time.monotonic() - started:.0f} s"
+    )
     return project
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run
+from tests.projects import admit, lock_and_admit
 from tests.variants import LOCK_VARIANTS, Variant, adapt_for_this_machine
 
 pytestmark = pytest.mark.slow
@@ -29,13 +30,13 @@ def git(project: Path, env: dict[str, str], *args: str):
 
 
 @pytest.fixture
-def locked(request, render, fresh_copy, project_env) -> Path:
-    """A freshly generated project after `git init` and `make lock`."""
+def locked(request, render, fresh_copy, project_env, package_index) -> Path:
+    """A freshly generated project after `git init`, `make lock` and `make admit`."""
     variant: Variant = request.param
     project = fresh_copy(render(**variant.answers))
     adapt_for_this_machine(project, variant)
     git(project, project_env, "init", "-q")
-    make(project, project_env, "lock")
+    lock_and_admit(project, project_env, package_index)
     return project
 
 
@@ -177,13 +178,32 @@ def test_a_deprecation_warning_fails_the_tests(locked, project_env) -> None:
 
 
 @lock_variants()
-def test_a_dependency_under_a_licence_the_policy_refuses_fails_security(locked, project_env):
-    add_dependency(locked, "unidecode>=1.3")  # GPL-2.0-or-later
+def test_nothing_unadmitted_is_installed(locked, project_env, package_index):
+    add_dependency(locked, "unidecode>=1.3")  # GPL-2.0-or-later: not for runtime
     make(locked, project_env, "lock")
-    refused = make(locked, project_env, "licenses", check=False)
+    site = locked / ".venv" / "lib"
+
+    for target in ("install", "lock-check"):  # a maintainer; CI's lock job
+        refused = make(locked, project_env, target, check=False)
+        assert refused.returncode != 0, target
+        assert "unidecode" in refused.stderr.lower() and "not admitted" in refused.stderr
+        assert "run `make admit`" in refused.stderr
+        assert not list(site.glob("python*/site-packages/unidecode")), target
+
+    refused = admit(locked, project_env, package_index, check=False)
     assert refused.returncode != 0
-    assert "Unidecode" in refused.stderr and "is not allowed" in refused.stderr
-    with (locked / "license-policy.toml").open("a") as policy:
-        policy.write('\n[[exception]]\npackage = "unidecode"\nreason = "Test: accepted"\n')
-    accepted = make(locked, project_env, "licenses")
-    assert "Accepted by exception: Unidecode" in accepted.stdout
+    assert "refused: unidecode" in refused.stderr.lower() and ": license: " in refused.stderr
+    assert make(locked, project_env, "install", check=False).returncode != 0
+
+    with (locked / "dependency-policy.toml").open("a") as policy:
+        policy.write(
+            '\n[[exception]]\npackage = "unidecode"\nrule = "license"\n'
+            'reason = "Test: accepted"\napprover = "Tests <tests@example.org>"\n'
+            f"expires = {datetime.date.today() + datetime.timedelta(days=30)}\n"
+        )
+    admitted = make(locked, project_env, "admit")
+    assert "1 admitted" in admitted.stdout
+    record = (locked / "dependency-admissions.toml").read_text()
+    assert 'name = "unidecode"' in record.lower() or 'name = "Unidecode"' in record
+    make(locked, project_env, "lock-check", "install")
+    assert list(site.glob("python*/site-packages/unidecode"))

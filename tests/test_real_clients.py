@@ -20,6 +20,7 @@ from tests.clients import (
     validate_renovate_configs,
 )
 from tests.conftest import run
+from tests.projects import lock_and_admit
 from tests.rendering import ROOT, pairwise_combinations
 from tests.variants import Variant, adapt_for_this_machine
 
@@ -47,7 +48,7 @@ def test_every_renovate_config_is_valid(request, clients, render, env) -> None:
     assert result.ok, {str(p): v.messages() for p, v in result.files.items() if not v.ok}
 
 
-def first_commit(project: Path, answers: dict[str, str], env: dict[str, str]) -> Path:
+def first_commit(project: Path, answers: dict[str, str], env: dict[str, str], index) -> Path:
     """The maintainer's first commit, generated from the template's git URL (as Renovate's
     copier manager needs), with its lock."""
     adapt_for_this_machine(project, Variant("client", answers))
@@ -56,7 +57,7 @@ def first_commit(project: Path, answers: dict[str, str], env: dict[str, str]) ->
     header, _, rest = answers.partition("\n")  # copier's comment line stays first
     path.write_text(f"{header}\n_commit: v1.0.0\n_src_path: {TEMPLATE_URL}\n{rest}")
     run(["git", "init", "-q"], project, env)
-    run(["make", "--no-print-directory", "lock"], project, env)
+    lock_and_admit(project, env, index)
     run(["git", "add", "-A"], project, env)
     run(["git", "commit", "-q", "-m", "first commit"], project, env)
     return project
@@ -88,9 +89,9 @@ EXTRACTED = [
 
 @pytest.mark.parametrize("answers", EXTRACTED, ids=lambda a: a["lock_tool"])
 def test_renovate_moves_every_pin_the_template_does_not_own(
-    answers, clients, render, fresh_copy, project_env, tmp_path
+    answers, clients, render, fresh_copy, project_env, package_index, tmp_path
 ):
-    project = first_commit(fresh_copy(render(**answers)), answers, project_env)
+    project = first_commit(fresh_copy(render(**answers)), answers, project_env, package_index)
     found = renovate_extract(
         clients, project, tmp_path / "renovate", base_env=project_env, lookup=True
     )
@@ -183,14 +184,14 @@ GITLAB_JOBS = ["lock", "test: [3.11]", "lint", "security", "build", "rebuild", "
 
 @pytest.mark.parametrize("lock_tool", LOCK_TOOLS)
 def test_gitlab_ci_local_runs_every_non_publishing_job(
-    lock_tool, clients, render, fresh_copy, project_env, osv, tmp_path
+    lock_tool, clients, render, fresh_copy, project_env, package_index, osv, tmp_path
 ):
     answers = {
         "repository_host": "gitlab",
         "repository_owner": "acme/python",
         "lock_tool": lock_tool,
     }
-    project = first_commit(fresh_copy(render(**answers)), answers, project_env)
+    project = first_commit(fresh_copy(render(**answers)), answers, project_env, package_index)
     run(
         ["git", "remote", "add", "origin", "https://gitlab.com/acme/python/my-project.git"],
         project,

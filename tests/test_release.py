@@ -23,6 +23,7 @@ import yaml
 
 from tests.conftest import run
 from tests.index_server import PROVENANCE, IndexServer
+from tests.projects import lock_and_admit
 from tests.variants import Variant, adapt_for_this_machine
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("release")]
@@ -39,15 +40,15 @@ def git(project: Path, env: dict[str, str], *args: str, check: bool = True):
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, render, project_env) -> Path:
-    """The default project, locked, committed and tagged, with `origin` holding main and the
-    tag, and its toolchain installed."""
+def project(tmp_path_factory, render, project_env, package_index) -> Path:
+    """The default project, locked, admitted, committed and tagged, with `origin` holding
+    main and the tag, and its toolchain installed."""
     root = tmp_path_factory.mktemp("release")
     project = root / "project"
     shutil.copytree(render(), project)
     adapt_for_this_machine(project, Variant("uv", {}))
     git(project, project_env, "init", "-q")
-    make(project, project_env, "lock", "tools")
+    lock_and_admit(project, project_env, package_index)
     git(project, project_env, "add", "-A")
     git(project, project_env, "commit", "-q", "-m", "first commit")
     git(project, project_env, "tag", "-a", TAG, "-m", TAG)
@@ -304,7 +305,12 @@ def test_a_dependency_with_a_pth_file_cannot_touch_the_uploaded_files(
             run(["bash", "-e", "-c", step["run"]], job, env)
     assert digests(job / "dist") == expected, "the uploaded files are what make build made"
 
+    # Admission stops it: a local wheel is on no index, so `make install` refuses the lock.
+    refused = make(job, project_env, "install", check=False)
+    assert refused.returncode != 0 and "not a pinned requirement: file:" in refused.stderr
+    assert "evil-0.1-py3-none-any.whl" in refused.stderr
+    assert not (job / ".venv").exists()
     # The attack is real: once the project's environment runs, the .pth file rewrites dist/.
-    make(job, project_env, "install")
+    run([".tools/bin/uv", "sync", "--locked", "--all-extras"], job, project_env)
     run([".venv/bin/python", "-c", "pass"], job, project_env)
     assert digests(job / "dist") != expected

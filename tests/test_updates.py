@@ -17,6 +17,7 @@ import yaml
 from copier import run_copy, run_update
 
 from tests.conftest import SAMPLE_ANSWERS, run, snapshot_template
+from tests.projects import lock_and_admit
 from tests.template_versions import AHEAD_CHECKOUT, NEW_CHECKOUT, OLD_CHECKOUT, release
 from tests.validators import check_many_schemas, tool, zizmor_findings
 
@@ -166,7 +167,8 @@ def test_switching_the_publisher_keeps_the_projects_own_make_targets(versions, e
     # depend on any answer.
     project = generate(versions, tmp_path / "project", env)
     with (project / "Makefile").open("a") as file:
-        file.write("\ndocs: ## Build our documentation\n\t@echo docs\n")
+        # .PHONY: the project has a docs/ folder (docs/dependency-policy.md).
+        file.write("\n.PHONY: docs\ndocs: ## Build our documentation\n\t@echo docs\n")
     with (project / "project.mk").open("a") as file:
         file.write("\nserve: ## Serve the documentation\n\t@echo serve\n")
     commit(project, env, "Our targets")
@@ -372,26 +374,28 @@ def test_updated_projects_pass_the_same_validators(versions, env, tmp_path):
 
 
 @pytest.mark.slow
-def test_updated_projects_still_pass_every_ci_target(versions, project_env, tmp_path):
+def test_updated_projects_still_pass_every_ci_target(
+    versions, project_env, package_index, tmp_path
+):
     # v1.1.0: v1.2.0 needs Python 3.12, which this test machine does not have.
     for project in updated_projects(versions, project_env, tmp_path, "v1.1.0"):
-        run(["make", "--no-print-directory", "lock"], project, project_env)
-        commit(project, project_env, "Lock")
+        lock_and_admit(project, project_env, package_index)
+        commit(project, project_env, "Lock and admit")
         run(["make", "--no-print-directory", "install", "check", "build"], project, project_env)
 
 
 @pytest.mark.slow
 def test_after_switching_lock_tools_the_printed_steps_remove_the_old_lock(
-    versions, project_env, tmp_path
+    versions, project_env, package_index, tmp_path
 ):
     project = generate(versions, tmp_path / "project", project_env)
-    run(["make", "--no-print-directory", "lock"], project, project_env)
+    lock_and_admit(project, project_env, package_index)
     commit(project, project_env, "Lock with uv")
     update(project, project_env, "--data", "lock_tool=pdm")
     commit(project, project_env, "Switch to PDM")
     result = run(["make", "--no-print-directory", "lock-check"], project, project_env, check=False)
     assert result.returncode != 0 and "Run 'make lock'" in result.stderr
-    run(["make", "--no-print-directory", "lock"], project, project_env)  # as the update says
+    lock_and_admit(project, project_env, package_index)  # as the update says
     assert not (project / "uv.lock").exists() and (project / "pdm.lock").exists()
     shutil.rmtree(project / ".venv")
     run(["make", "--no-print-directory", "install", "test"], project, project_env)

@@ -85,7 +85,7 @@ FATAL = {
 }
 
 # Trove classifiers (PEP 639 deprecates them; many packages still use only them) and the
-# SPDX licences each may mean. Kept in step with tools/licenses.py.
+# SPDX licences each may mean.
 CLASSIFIERS = {
     "Apache Software License": ["Apache-2.0"],
     "BSD License": ["BSD-3-Clause", "BSD-2-Clause", "0BSD"],
