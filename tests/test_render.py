@@ -66,3 +66,21 @@ def test_the_same_answers_render_byte_identical_trees(copie_session, template_di
     assert tree(first) == tree(second)
     _, mismatch, errors = filecmp.cmpfiles(first, second, sorted(tree(first)), shallow=False)
     assert mismatch == [] and errors == []
+
+
+def test_both_ownership_tables_name_the_files_an_update_recreates_only_if_missing(
+    render,
+) -> None:
+    import re
+
+    import yaml
+
+    from tests.rendering import ROOT
+
+    recreated = set(yaml.safe_load((ROOT / "copier.yml").read_text())["_skip_if_exists"])
+    readme = (ROOT / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| The project, from")]
+    assert set(re.findall(r"`([^`]+)`", row.split("|")[2])) == recreated
+    development = (render() / "DEVELOPMENT.md").read_text()
+    (row,) = [line for line in development.splitlines() if "re-created only if missing" in line]
+    assert set(re.findall(r"`([^`]+)`", row.split("|")[2])) == recreated
