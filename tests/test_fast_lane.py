@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import locked_packages, make, set_dependencies
+from tests.projects import admit, locked_packages, make, set_dependencies
 
 COOLDOWN_DAYS = 7
 NOW = "2019-04-07T12:00:00Z"  # jinja2 2.10.1 (the fix for PYSEC-2019-217) is a day old
@@ -290,7 +290,7 @@ def fix_the_cutoff(project: Path, tool: str) -> None:
     "tool", [pytest.param(t, marks=pytest.mark.xdist_group(f"lock-{t}")) for t in FAST_LANE_TOOLS]
 )
 def test_make_lock_takes_only_the_fix_past_the_cooldown_until_it_expires(
-    tool, lock_project, project_copy, project_env
+    tool, lock_project, project_copy, project_env, package_index
 ) -> None:
     project = project_copy(lock_project(tool))
     set_dependencies(project, ["packaging>=26"])
@@ -312,6 +312,10 @@ def test_make_lock_takes_only_the_fix_past_the_cooldown_until_it_expires(
     if tool == "pip-tools":  # the header's command stays one the dependency bots re-run
         header = (project / "requirements" / "main.txt").read_text().split("\npackaging")[0]
         assert "uploaded-prior-to" not in header and "upgrade-package" not in header, header
+    # Admission takes the same decision: the exempted release passes the release-age rule
+    # (two days old against seven) until the exemption expires; nothing else is relaxed.
+    admitted = admit(project, project_env, package_index)
+    assert "taken before the cooldown ended" in admitted.stdout + admitted.stderr
     make(project, project_env, "lock-check", AS_OF)
 
     expired = make(project, project_env, "lock-check", "AS_OF=2026-12-03T00:00:00Z", check=False)

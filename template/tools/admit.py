@@ -238,6 +238,8 @@ class Policy:
     problems: list[str] = dataclasses.field(default_factory=list)  # expired exceptions
     notices: list[str] = dataclasses.field(default_factory=list)
     sources: list[Path] = dataclasses.field(default_factory=list)  # for the review config
+    # The cooldown's fast lane (cooldown-exemptions.toml): (package, version) -> expiry.
+    fast_lane: dict[tuple[str, str], datetime.date] = dataclasses.field(default_factory=dict)
 
     def exception(
         self, package: str, version: str, rule: str, today: datetime.date
@@ -411,7 +413,29 @@ def load_policy(path: Path, legacy: Path, today: datetime.date, *, offline: bool
         policy.exceptions.append(parse_exception(entry, number, source, policy, today))
     if legacy.is_file():
         load_legacy(legacy, policy)
+    load_fast_lane(path.parent / "cooldown-exemptions.toml", policy)
     return policy
+
+
+def load_fast_lane(path: Path, policy: Policy) -> None:
+    """The releases `make lock FAST_LANE=...` took before the cooldown ended: the same
+    decision, so the release-age rule accepts them until the entry expires. The file is
+    checked strictly by tools/cooldown.py (`make lock-check`); here an entry without a
+    package, version and expiry date is simply not an exemption."""
+    if not path.is_file():
+        return
+    data = parse_toml(path.read_bytes(), str(path))
+    entries = data.get("exemption", [])
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        package, version, expires = entry.get("package"), entry.get("version"), entry.get("expires")
+        if (
+            isinstance(package, str)
+            and isinstance(version, str)
+            and isinstance(expires, datetime.date)
+        ):
+            policy.fast_lane[(canonical(package), version)] = expires
 
 
 def parse_exception(
@@ -972,7 +996,12 @@ def evaluate(
             )
         )
     day = datetime.timedelta(days=1)
-    if facts.uploaded and now - facts.uploaded < policy.min_release_days * day:
+    fast_lane = policy.fast_lane.get((name, locked.key[1]))
+    if fast_lane is not None and fast_lane > now.date():
+        facts.warnings.append(
+            f"taken before the cooldown ended (cooldown-exemptions.toml, until {fast_lane})"
+        )
+    elif facts.uploaded and now - facts.uploaded < policy.min_release_days * day:
         facts.problems.append(
             Problem(
                 "release-age",
