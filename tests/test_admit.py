@@ -257,6 +257,63 @@ def test_a_young_release_is_refused(project) -> None:
     )
 
 
+# -- the cooldown's fast lane ------------------------------------------------------------
+def fast_lane_entry(expires: datetime.date, version: str = "13.9.4") -> str:
+    return f"""\
+[[exemption]]
+package = "rich"
+version = "{version}"
+advisory = "PYSEC-2019-217"
+reason = "Fixes a vulnerability we are exposed to"
+expires = {expires.isoformat()}
+"""
+
+
+def test_a_young_release_taken_through_the_fast_lane_is_admitted_naming_the_advisory(
+    project,
+) -> None:
+    project.lock(runtime=[requirement("rich", "13.9.4")])
+    project.index.young["rich", "13.9.4"] = datetime.timedelta(days=2)
+    (project.root / "cooldown-exemptions.toml").write_text(
+        fast_lane_entry(TODAY + datetime.timedelta(days=6))
+    )
+    code, _, err = project.run("admit", "--cooldown-days", "7")
+    assert code == 0, err
+    assert "taken before the cooldown ended for PYSEC-2019-217" in err
+    assert project.entries()["rich 13.9.4"]["basis"] == "fast-lane:PYSEC-2019-217"
+
+
+def test_the_fast_lane_covers_only_the_exempted_version(project) -> None:
+    project.lock(runtime=[requirement("rich", "13.9.4")])
+    project.index.young["rich", "13.9.4"] = datetime.timedelta(days=2)
+    (project.root / "cooldown-exemptions.toml").write_text(
+        fast_lane_entry(TODAY + datetime.timedelta(days=6), version="13.9.3")
+    )
+    code, _, err = project.run("admit", "--cooldown-days", "7")
+    assert code == 1
+    assert "refused: rich 13.9.4: release-age" in err
+
+
+@pytest.mark.parametrize(
+    ("expires", "message"),
+    [
+        (-1, "expired"),  # the cooldown admits the release by now
+        (30, "more than 8 days"),  # further than the cooldown and a day
+    ],
+)
+def test_admit_reads_the_exemptions_as_strictly_as_lock_check(project, expires, message) -> None:
+    """One reader (tools/cooldown.py's): what `make lock-check` refuses, `make admit` does."""
+    project.lock(runtime=[requirement("rich", "13.9.4")])
+    project.index.young["rich", "13.9.4"] = datetime.timedelta(days=2)
+    (project.root / "cooldown-exemptions.toml").write_text(
+        fast_lane_entry(TODAY + datetime.timedelta(days=expires))
+    )
+    code, _, err = project.run("admit", "--cooldown-days", "7")
+    assert code == 2
+    assert "cooldown-exemptions.toml" in err and message in err
+    assert not project.record.exists()
+
+
 def test_a_young_project_and_a_stale_project_are_refused(project) -> None:
     project.lock(runtime=[requirement("gcb-attestation-test", "0.0.0")])
     project.policy.write_text(

@@ -47,6 +47,7 @@ import base64
 import dataclasses
 import datetime
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -57,6 +58,7 @@ import tomllib
 import urllib.error
 import urllib.parse
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 PYPI = "https://pypi.org/simple"
@@ -238,8 +240,8 @@ class Policy:
     problems: list[str] = dataclasses.field(default_factory=list)  # expired exceptions
     notices: list[str] = dataclasses.field(default_factory=list)
     sources: list[Path] = dataclasses.field(default_factory=list)  # for the review config
-    # The cooldown's fast lane (cooldown-exemptions.toml): (package, version) -> expiry.
-    fast_lane: dict[tuple[str, str], datetime.date] = dataclasses.field(default_factory=dict)
+    # The cooldown's fast lane (cooldown-exemptions.toml): (package, version) -> entry.
+    fast_lane: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def exception(
         self, package: str, version: str, rule: str, today: datetime.date
@@ -413,29 +415,34 @@ def load_policy(path: Path, legacy: Path, today: datetime.date, *, offline: bool
         policy.exceptions.append(parse_exception(entry, number, source, policy, today))
     if legacy.is_file():
         load_legacy(legacy, policy)
-    load_fast_lane(path.parent / "cooldown-exemptions.toml", policy)
     return policy
 
 
-def load_fast_lane(path: Path, policy: Policy) -> None:
-    """The releases `make lock FAST_LANE=...` took before the cooldown ended: the same
-    decision, so the release-age rule accepts them until the entry expires. The file is
-    checked strictly by tools/cooldown.py (`make lock-check`); here an entry without a
-    package, version and expiry date is simply not an exemption."""
+def sibling(name: str) -> ModuleType:
+    """Import tools/NAME.py: `python -I` does not put the script's folder on sys.path."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    if spec is None or spec.loader is None:
+        raise Failure(f"cannot load {name}.py next to {__file__}")
+    module = importlib.util.module_from_spec(spec)
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no tools/__pycache__
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = writes
+    return module
+
+
+def load_fast_lane(path: Path, days: int, today: datetime.date) -> dict[tuple[str, str], Any]:
+    """The releases `make lock FAST_LANE=...` took before the cooldown ended, read by
+    tools/cooldown.py's own reader (strict: a malformed or expired entry is an error, as in
+    `make lock-check`): {(package, version): entry}. The release-age rule accepts each
+    until its entry expires; the record names the advisory as the basis."""
     if not path.is_file():
-        return
-    data = parse_toml(path.read_bytes(), str(path))
-    entries = data.get("exemption", [])
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        package, version, expires = entry.get("package"), entry.get("version"), entry.get("expires")
-        if (
-            isinstance(package, str)
-            and isinstance(version, str)
-            and isinstance(expires, datetime.date)
-        ):
-            policy.fast_lane[(canonical(package), version)] = expires
+        return {}
+    entries, problems = sibling("cooldown").load(today, days, path)
+    if problems:
+        raise Failure("; ".join(problems))
+    return {(canonical(str(e["package"])), str(e["version"])): e for e in entries}
 
 
 def parse_exception(
@@ -813,6 +820,7 @@ class Facts:
     attestation: str = "none"  # verified | partial | none | not-checked
     problems: list[Problem] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
+    fast_lane: str = ""  # the advisory a fast-lane release fixes, when it was taken early
 
 
 def gather(client: Client, locked: Locked, provenance: bool) -> Facts:
@@ -996,12 +1004,15 @@ def evaluate(
             )
         )
     day = datetime.timedelta(days=1)
-    fast_lane = policy.fast_lane.get((name, locked.key[1]))
-    if fast_lane is not None and fast_lane > now.date():
+    young = facts.uploaded and now - facts.uploaded < policy.min_release_days * day
+    fast_lane = policy.fast_lane.get((name, locked.key[1]))  # only unexpired entries
+    if young and fast_lane is not None:
+        facts.fast_lane = str(fast_lane["advisory"])
         facts.warnings.append(
-            f"taken before the cooldown ended (cooldown-exemptions.toml, until {fast_lane})"
+            f"taken before the cooldown ended for {facts.fast_lane} "
+            f"(cooldown-exemptions.toml, until {fast_lane['expires']})"
         )
-    elif facts.uploaded and now - facts.uploaded < policy.min_release_days * day:
+    elif young:
         facts.problems.append(
             Problem(
                 "release-age",
@@ -1202,6 +1213,8 @@ def command_admit(args: argparse.Namespace, now: datetime.datetime) -> int:
     locked = read_locks(args.lock, args.runtime)
     record = read_record(args.record)
     policy = load_policy(args.policy, args.legacy_policy, today, offline=False)
+    days = policy.min_release_days if args.cooldown_days is None else args.cooldown_days
+    policy.fast_lane = load_fast_lane(args.fast_lane, days, today)
     client = Client(*choose_index(args, policy))
     print_lines("notice: ", policy.notices, sys.stdout)
     todo = [entry for key, entry in sorted(locked.items()) if not admitted(record.get(key), entry)]
@@ -1247,7 +1260,8 @@ def command_admit(args: argparse.Namespace, now: datetime.datetime) -> int:
             refusals += refused
             refused_names.add(facts.locked.key[0])
         else:
-            results.append((facts, accepted, ""))
+            basis = f"fast-lane:{facts.fast_lane}" if facts.fast_lane else ""
+            results.append((facts, accepted, basis))
     locked_names = {key[0] for key in locked}
     new_record = {}
     for key, entry in record.items():
@@ -1441,6 +1455,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("admit", "check"):
         sub = commands.add_parser(name, parents=[common])
+        if name == "admit":
+            sub.add_argument(
+                "--fast-lane",
+                type=Path,
+                default=Path("cooldown-exemptions.toml"),
+                help="the cooldown's exemptions (tools/cooldown.py): releases taken early",
+            )
+            sub.add_argument(
+                "--cooldown-days",
+                type=int,
+                help="the lock tools' cooldown, which caps an exemption's expiry "
+                "(default: [age] min-release-days)",
+            )
         sub.add_argument(
             "lock", type=Path, nargs="+", help="the lock exported as hashed requirements"
         )

@@ -86,9 +86,12 @@ def version_problem(value: object) -> str | None:
     return f"{value!r} is not an exact release version such as 2.10.1"
 
 
-def load(today: datetime.date, days: int) -> tuple[list[dict[str, object]], list[str]]:
+def load(
+    today: datetime.date, days: int, path: Path = FILE
+) -> tuple[list[dict[str, object]], list[str]]:
+    """The entries in force and the problems; tools/admit.py reads the file through this."""
     return expiring.load(
-        FILE,
+        path,
         table="exemption",
         keys={
             "package": expiring.package_name,
