@@ -4,6 +4,7 @@ repository for the real copier CLI and for updates, and a clean environment.
 Most tests render in-process through pytest-copie (tests/rendering.py). The real CLI, run
 without --trust from a git checkout of the template as users and hosted Renovate run it,
 is used where the CLI itself is the subject (tests/test_cli.py) and for updates.
+In-process renders reuse compiled Jinja code and parsed YAML (tests/render_memo.py).
 """
 
 from __future__ import annotations
@@ -14,14 +15,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from functools import cached_property
 from pathlib import Path
 
-import jinja2
 import pytest
 import yaml
-from copier._main import Worker
 
+from tests import render_memo
 from tests.index_server import IndexServer
 from tests.osv_server import OsvServer
 from tests.rendering import ROOT, TEMPLATE_PARTS, plain_snapshot, working_tree_files
@@ -179,42 +178,12 @@ def _in_process_environment(env: dict[str, str]) -> Iterator[None]:
         yield
 
 
-# Rendering in this process: compiled templates shared by every render -------------------
-class _BytecodeCache(jinja2.BytecodeCache):
-    """Compiled templates, shared by every render of the session (copier builds a new Jinja
-    environment for each run, and compiling is half of a render's time). Keys include a
-    checksum of each template's source, so a stale entry cannot be used."""
-
-    def __init__(self) -> None:
-        self._store: dict[str, bytes] = {}
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        if (code := self._store.get(bucket.key)) is not None:
-            bucket.bytecode_from_string(code)
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self._store[bucket.key] = bucket.bytecode_to_string()
-
-
+# Rendering in this process: compiled code shared by every render -----------------------
 @pytest.fixture(scope="session", autouse=True)
-def _shared_bytecode_cache() -> Iterator[None]:
-    """Speed only: without this (say, after a copier change), the tests are the same."""
-    original = Worker.__dict__.get("jinja_env")
-    if not isinstance(original, cached_property):
+def _shared_compiled_code() -> Iterator[None]:
+    """Speed only (tests/render_memo.py): without it, the tests are the same."""
+    with render_memo.installed():
         yield
-        return
-    cache = _BytecodeCache()
-
-    def jinja_env(self: Worker) -> jinja2.Environment:
-        env = original.func(self)
-        env.bytecode_cache = cache
-        return env
-
-    patched = cached_property(jinja_env)
-    patched.__set_name__(Worker, "jinja_env")
-    Worker.jinja_env = patched
-    yield
-    Worker.jinja_env = original
 
 
 @pytest.fixture(scope="session")
