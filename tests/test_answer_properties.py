@@ -40,6 +40,7 @@ from packaging.utils import canonicalize_name
 from validate_pyproject.api import Validator
 
 from tests.rendering import plain_snapshot
+from tests.validators import parse_structured
 
 PROPERTY_SETTINGS = settings(
     max_examples=int(os.environ.get("HYPOTHESIS_ANSWER_EXAMPLES", "12")),
@@ -121,15 +122,10 @@ def assert_sound_project(project: Path, given: dict[str, str], validator: Valida
     for path in project.rglob("*"):
         if path.is_dir() or ".git" in path.parts:
             continue
-        text = path.read_text(encoding="utf-8")
-        if path.suffix in {".yml", ".yaml"}:
-            yaml.safe_load(text)
-        elif path.suffix == ".toml":
-            tomllib.loads(text)
-        elif path.suffix == ".json":
-            json.loads(text)
-        elif path.suffix == ".py":
-            ast.parse(text)
+        if path.suffix == ".py":
+            ast.parse(path.read_text(encoding="utf-8"))
+        else:
+            parse_structured(path)
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     for question, value in given.items():

@@ -8,7 +8,6 @@ import hashlib
 import importlib.metadata
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,13 @@ import yaml
 
 from tests.conftest import run
 from tests.rendering import ROOT, pairwise_combinations
-from tests.validators import actionlint, check_many_schemas, tool, zizmor_findings
+from tests.validators import (
+    actionlint,
+    check_many_schemas,
+    parse_structured,
+    tool,
+    zizmor_findings,
+)
 
 pytestmark = pytest.mark.xdist_group("matrix")
 
@@ -72,13 +77,9 @@ def test_the_matrix_covers_every_registry_choice(combinations) -> None:
 def test_every_structured_file_parses(matrix) -> None:
     for project in matrix.values():
         for path in files(project):
-            text = path.read_text(encoding="utf-8")
+            parsed = parse_structured(path)
             if path.suffix in {".yml", ".yaml"}:
-                assert yaml.safe_load(text) is not None, path
-            elif path.suffix == ".toml":
-                tomllib.loads(text)
-            elif path.suffix == ".json":
-                json.loads(text)
+                assert parsed is not None, path
 
 
 def test_every_pyproject_is_valid(matrix, env) -> None:
