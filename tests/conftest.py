@@ -41,6 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="tests/test_static_bar.py over every valid combination of the questions that decide "
         "which files exist (all but the licence and the Python floor, which rotate)",
     )
+    parser.addoption(
+        "--matrix-shard",
+        default="1/1",
+        help="K/N: tests/test_static_bar.py renders every N-th combination, from the K-th (run "
+        "the N shards side by side to use every core on --full-matrix)",
+    )
 
 
 @pytest.hookimpl(trylast=True)

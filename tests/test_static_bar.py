@@ -1,10 +1,15 @@
 """The whole answer space passes the static bar: every pair of values of every two choice
 questions (read from copier.yml, tests/answer_space.py) is rendered at least once, and
-every rendered project passes the real validators, each run once over all of them."""
+every rendered project passes the real validators, each run once over all of them. A
+check that depends only on a file reads each distinct file once, and a validator that
+reads whole projects gets one project per distinct set of what it reads
+(tests/distinct_files.py): the same verdicts, so `--full-matrix` can afford every valid
+combination (`--matrix-shard K/N` renders every N-th of them, from the K-th)."""
 
 from __future__ import annotations
 
-import hashlib
+import fnmatch
+import functools
 import importlib.metadata
 import json
 import re
@@ -14,14 +19,9 @@ import pytest
 import yaml
 
 from tests.conftest import run
+from tests.distinct_files import DistinctFiles, FileKey
 from tests.rendering import ROOT, pairwise_combinations
-from tests.validators import (
-    actionlint,
-    check_many_schemas,
-    parse_structured,
-    tool,
-    zizmor_findings,
-)
+from tests.validators import SCHEMAS, actionlint, parse_structured, tool, zizmor_findings
 
 pytestmark = pytest.mark.xdist_group("matrix")
 
@@ -39,15 +39,17 @@ GENERATED = {"tools/toolchain.txt", "tools/publish.txt"}
 def combinations(request) -> list[dict[str, str]]:
     """The pairwise set; with --full-matrix, every combination copier accepts; with
     --structural-matrix, every combination of the questions that decide which files exist."""
+    from tests.answer_space import AnswerSpace
+
     if request.config.getoption("--full-matrix"):
-        from tests.answer_space import AnswerSpace
-
-        return list(AnswerSpace(request.getfixturevalue("template_dir")).every_combination())
-    if request.config.getoption("--structural-matrix"):
-        from tests.answer_space import AnswerSpace
-
-        return AnswerSpace(request.getfixturevalue("template_dir")).structural()
-    return pairwise_combinations(request.config.cache)
+        space = AnswerSpace(request.getfixturevalue("template_dir"))
+        rows = list(space.every_combination())
+    elif request.config.getoption("--structural-matrix"):
+        rows = AnswerSpace(request.getfixturevalue("template_dir")).structural()
+    else:
+        rows = pairwise_combinations(request.config.cache)
+    shard, shards = map(int, request.config.getoption("--matrix-shard").split("/"))
+    return rows[shard - 1 :: shards]
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +58,19 @@ def matrix(combinations, render) -> dict[str, Path]:
     return {"-".join(combination.values()): render(**combination) for combination in combinations}
 
 
+@pytest.fixture(scope="module")
+def distinct(matrix) -> DistinctFiles:
+    return DistinctFiles(matrix.values())
+
+
+def chunks(items: list, size: int = 400) -> list[list[str]]:
+    """Command lines of at most `size` paths each (the kernel limits an argument list)."""
+    return [[str(item) for item in items[i : i + size]] for i in range(0, len(items), size)]
+
+
 def verbatim(relative: str) -> bool:
     """A file copied unchanged from template/ (no `.jinja`): it cannot depend on answers."""
     return (ROOT / "template" / relative).is_file()
-
-
-def files(project: Path) -> list[Path]:
-    return sorted(p for p in project.rglob("*") if p.is_file())
 
 
 def test_the_matrix_covers_every_registry_choice(combinations) -> None:
@@ -74,23 +82,31 @@ def test_the_matrix_covers_every_registry_choice(combinations) -> None:
             assert {c[question] for c in combinations} == choices, question
 
 
-def test_every_structured_file_parses(matrix) -> None:
+def test_every_structured_file_parses(distinct) -> None:
+    for _, path in distinct.files():
+        parsed = parse_structured(path)
+        if path.suffix in {".yml", ".yaml"}:
+            assert parsed is not None, path
+
+
+def test_every_pyproject_is_valid(matrix, distinct, env) -> None:
+    paths = [str(path) for _, path in distinct.files("pyproject.toml")]
+    assert all((project / "pyproject.toml").is_file() for project in matrix.values())
+    for chunk in chunks(paths):
+        run([tool("validate-pyproject"), *chunk], ROOT, env)
+
+
+def test_every_ci_and_bot_file_matches_its_schema(matrix, distinct, env) -> None:
+    for pattern, schema in SCHEMAS.items():
+        paths = [str(path) for _, path in distinct.files(pattern)]
+        for chunk in chunks(paths):
+            run([tool("check-jsonschema"), "--builtin-schema", schema, *chunk], ROOT, env)
     for project in matrix.values():
-        for path in files(project):
-            parsed = parse_structured(path)
-            if path.suffix in {".yml", ".yaml"}:
-                assert parsed is not None, path
-
-
-def test_every_pyproject_is_valid(matrix, env) -> None:
-    paths = [str(project / "pyproject.toml") for project in matrix.values()]
-    run([tool("validate-pyproject"), *paths], ROOT, env)
-
-
-def test_every_ci_and_bot_file_matches_its_schema(matrix, env) -> None:
-    checked = check_many_schemas(matrix.values(), env)
-    for project in matrix.values():
-        mine = {p.relative_to(project).as_posix() for p in checked if project in p.parents}
+        mine = {
+            relative
+            for relative, _ in distinct.of_project[project]
+            if any(fnmatch.fnmatchcase(relative, pattern) for pattern in SCHEMAS)
+        }
         host_ci = (
             ".gitlab-ci.yml"
             if (project / ".gitlab-ci.yml").exists()
@@ -101,37 +117,38 @@ def test_every_ci_and_bot_file_matches_its_schema(matrix, env) -> None:
         assert len(bots) == 1, f"{project.name}: exactly one dependency bot"
 
 
-def test_zizmor_pedantic_finds_nothing(matrix, env) -> None:
-    github = [project for project in matrix.values() if (project / ".github").exists()]
-    assert github
-    for project in github:  # no configuration and no ignores: the count is the real one
-        assert not list(project.rglob("zizmor.y*ml"))
-        for path in (project / ".github").rglob("*.yml"):
-            assert "zizmor: ignore" not in path.read_text()
-    findings = zizmor_findings(ROOT, [str(project) for project in github], env)
+# What zizmor reads in a project: workflows, Dependabot's settings, actions, and the
+# pre-commit configuration.
+ZIZMOR_READS = (".github/*", "*action.yml", "*action.yaml", ".pre-commit-config.yaml")
+
+
+def test_zizmor_pedantic_finds_nothing(matrix, distinct, env) -> None:
+    assert any((project / ".github").exists() for project in matrix.values())
+    # No configuration and no ignores: the count is the real one.
+    assert not list(distinct.files("*zizmor.yml", "*zizmor.yaml"))
+    for _, path in distinct.files(".github/*.yml"):
+        assert "zizmor: ignore" not in path.read_text()
+    github = [p for p in distinct.representatives(*ZIZMOR_READS) if (p / ".github").exists()]
+    findings = [f for chunk in chunks(github) for f in zizmor_findings(ROOT, chunk, env)]
     assert findings == [], json.dumps(findings, indent=1)[:4000]
 
 
-def test_zizmor_audits_every_pre_commit_configuration(matrix, env) -> None:
+def test_zizmor_audits_every_pre_commit_configuration(matrix, distinct, env) -> None:
     # GitLab projects have no workflows, but zizmor still reads their pre-commit settings.
-    gitlab = [str(project) for project in matrix.values() if not (project / ".github").exists()]
-    assert gitlab
-    findings = zizmor_findings(ROOT, gitlab, env)
+    assert any(not (project / ".github").exists() for project in matrix.values())
+    gitlab = [p for p in distinct.representatives(*ZIZMOR_READS) if not (p / ".github").exists()]
+    findings = [f for chunk in chunks(gitlab) for f in zizmor_findings(ROOT, chunk, env)]
     assert findings == [], json.dumps(findings, indent=1)[:4000]
 
 
-def workflows(matrix) -> list[Path]:
-    return [
-        path
-        for project in matrix.values()
-        for path in (project / ".github").glob("workflows/*.yml")
-    ]
+def workflows(distinct: DistinctFiles) -> list[Path]:
+    return [path for _, path in distinct.files(".github/workflows/*.yml")]
 
 
-def test_every_workflow_denies_by_default_and_says_why_it_grants(matrix) -> None:
+def test_every_workflow_denies_by_default_and_says_why_it_grants(distinct) -> None:
     # `permissions: {}` at the top; each job asks for its own, with a comment on each grant.
     problems = []
-    for path in workflows(matrix):
+    for path in workflows(distinct):
         text = path.read_text(encoding="utf-8")
         workflow = yaml.safe_load(text)
         if workflow.get("permissions") != {} or not re.search(r"^permissions: \{\}$", text, re.M):
@@ -162,8 +179,8 @@ SCORECARD_STEPS = {
 }
 
 
-def test_every_scorecard_workflow_has_the_shape_scorecard_accepts(matrix) -> None:
-    found = [path for path in workflows(matrix) if path.name == "scorecard.yml"]
+def test_every_scorecard_workflow_has_the_shape_scorecard_accepts(distinct) -> None:
+    found = [path for path in workflows(distinct) if path.name == "scorecard.yml"]
     assert found
     for path in found:
         workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -186,7 +203,7 @@ def test_every_scorecard_workflow_has_the_shape_scorecard_accepts(matrix) -> Non
         assert (job["permissions"].get("id-token") == "write") is publishes, path
 
 
-def test_no_generated_file_trips_the_secret_scan(matrix, env, tmp_path) -> None:
+def test_no_generated_file_trips_the_secret_scan(distinct, env, tmp_path) -> None:
     # Every project starts with the same, empty .secrets.baseline, so the first
     # `make check` must find nothing in any variant. Each distinct file is scanned once,
     # under its own name (the scanner's filters read names).
@@ -196,14 +213,8 @@ def test_no_generated_file_trips_the_secret_scan(matrix, env, tmp_path) -> None:
     tools = yaml.safe_load((DATA / "tools.yml").read_text())
     (pinned,) = [r.split("==")[1] for r in tools["common"] if r.startswith("detect-secrets==")]
     assert seeded["version"] == pinned == importlib.metadata.version("detect-secrets")
-    unique: dict[tuple[str, str], Path] = {}
-    for project in matrix.values():
-        for path in files(project):
-            relative = path.relative_to(project).as_posix()
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-            unique.setdefault((relative, digest), path)
-    for (relative, digest), path in unique.items():
-        copy = tmp_path / digest / relative
+    for (relative, digest), path in distinct.path.items():
+        copy = tmp_path / digest[:16] / relative
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_bytes(path.read_bytes())
     scan = run(
@@ -227,50 +238,43 @@ def test_no_generated_file_trips_the_secret_scan(matrix, env, tmp_path) -> None:
     assert result["plugins_used"] == seeded["plugins_used"]
 
 
-def test_actionlint_and_shellcheck_find_nothing(matrix, env) -> None:
-    workflows = [
-        path
-        for project in matrix.values()
-        for path in (project / ".github").glob("workflows/*.yml")
-    ]
-    assert workflows
-    result = actionlint(workflows, env)
-    assert result.returncode == 0, result.stdout[:4000] + result.stderr[:2000]
+def test_actionlint_and_shellcheck_find_nothing(distinct, env) -> None:
+    found = workflows(distinct)
+    assert found
+    for chunk in chunks(found):
+        result = actionlint(chunk, env)
+        assert result.returncode == 0, result.stdout[:4000] + result.stderr[:2000]
 
 
-def test_the_projects_own_ruff_rules_pass_on_every_python_file(matrix, env) -> None:
+def test_the_projects_own_ruff_rules_pass_on_every_python_file(distinct, env) -> None:
     # Each project's pyproject.toml configures ruff for its files, tools/ included: the lint
     # job of every variant is green on the first commit.
-    projects = [str(project) for project in matrix.values()]
-    run([tool("ruff"), "check", "--no-cache", *projects], ROOT, env)
-    run([tool("ruff"), "format", "--no-cache", "--check", *projects], ROOT, env)
+    projects = distinct.representatives("*.py", "pyproject.toml")
+    for chunk in chunks(projects):
+        run([tool("ruff"), "check", "--no-cache", *chunk], ROOT, env)
+        run([tool("ruff"), "format", "--no-cache", "--check", *chunk], ROOT, env)
 
 
-def test_every_action_and_image_comes_from_the_data_tables(matrix) -> None:
-    for project in matrix.values():
-        for path in files(project):
-            if path.suffix not in {".yml", ".yaml"} and path.name != "Makefile":
-                continue
-            text = path.read_text(encoding="utf-8")
-            for match in USES.finditer(text):
-                name = match["name"]
-                assert name in ACTIONS, f"{path}: {name} is not in includes/data/actions.yml"
-                assert match["ref"] == ACTIONS[name]["sha"], f"{path}: {match[0]}"
-                assert match["rest"].strip() == f"# {ACTIONS[name]['version']}", path
-            for image in re.findall(r"[\w./-]+(?::[\w.-]+)?@sha256:[0-9a-f]{64}", text):
-                assert image in PINNED_IMAGES, f"{path}: {image} is not in images.yml"
-            assert not re.search(r"^\s*(name|image):\s*[\w./-]+:[\w.-]+\s*$", text, re.M), (
-                f"{path}: an image pinned by tag only"
-            )
+def test_every_action_and_image_comes_from_the_data_tables(distinct) -> None:
+    for _, path in distinct.files("*.yml", "*.yaml", "Makefile"):
+        text = path.read_text(encoding="utf-8")
+        for match in USES.finditer(text):
+            name = match["name"]
+            assert name in ACTIONS, f"{path}: {name} is not in includes/data/actions.yml"
+            assert match["ref"] == ACTIONS[name]["sha"], f"{path}: {match[0]}"
+            assert match["rest"].strip() == f"# {ACTIONS[name]['version']}", path
+        for image in re.findall(r"[\w./-]+(?::[\w.-]+)?@sha256:[0-9a-f]{64}", text):
+            assert image in PINNED_IMAGES, f"{path}: {image} is not in images.yml"
+        assert not re.search(r"^\s*(name|image):\s*[\w./-]+:[\w.-]+\s*$", text, re.M), (
+            f"{path}: an image pinned by tag only"
+        )
 
 
-def test_every_pin_in_the_data_tables_is_used_by_some_project(matrix) -> None:
+def test_every_pin_in_the_data_tables_is_used_by_some_project(distinct) -> None:
     # A pin nothing renders is a pin nobody reviews: the tables hold only what projects use.
     text = "\n".join(
         path.read_text(encoding="utf-8", errors="replace")
-        for project in matrix.values()
-        for path in files(project)
-        if path.suffix in {".yml", ".yaml"} or path.name == "Makefile"
+        for _, path in distinct.files("*.yml", "*.yaml", "Makefile")
     )
     used = {match["name"] for match in USES.finditer(text)}
     assert set(ACTIONS) <= used, sorted(set(ACTIONS) - used)
@@ -313,48 +317,70 @@ ALLOWED_MENTIONS = {
 }
 
 
-def test_no_file_mentions_a_choice_the_project_did_not_take(combinations, matrix) -> None:
+def test_no_file_mentions_a_choice_the_project_did_not_take(combinations, matrix, distinct) -> None:
     answer_sets: dict[str, set[str]] = {}
     for combination in combinations:
         for question, value in combination.items():
             if question != "python_min" and value != "none":  # floors: the next test
                 answer_sets.setdefault(question, set()).add(value)
+
+    @functools.cache
+    def mentions(key: FileKey) -> dict[str, frozenset[str]]:
+        """The values of each question this file names, outside its allowed mentions."""
+        relative, text = key[0], distinct.path[key].read_text(encoding="utf-8")
+        found = {}
+        for question, values in answer_sets.items():
+            allowed = ALLOWED_MENTIONS.get(question, {}).get(relative)
+            checked = re.sub(allowed, "", text, flags=re.M) if allowed else text
+            found[question] = frozenset(
+                value
+                for value in values
+                if re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", checked, re.I)
+            )
+        return found
+
     problems = []
     for project in matrix.values():
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-        for path in files(project):
-            relative = path.relative_to(project).as_posix()
+        for key in distinct.of_project[project]:
+            relative = key[0]
             if relative in GENERATED or relative == ".copier-answers.yml" or verbatim(relative):
                 continue
-            text = path.read_text(encoding="utf-8")
-            for question, values in answer_sets.items():
-                allowed = ALLOWED_MENTIONS.get(question, {}).get(relative)
-                checked = re.sub(allowed, "", text, flags=re.M) if allowed else text
+            for question, values in mentions(key).items():
                 # A question copier did not ask (code_scanning on GitLab) has no answer.
                 taken = answers.get(question)
-                for value in values - {taken}:
-                    if re.search(rf"(?<![\w.-]){re.escape(value)}(?![\w-])", checked, re.I):
-                        problems.append(
-                            f"{project.name}/{relative}: {question}={taken} but mentions {value}"
-                        )
+                for value in sorted(values - {taken}):
+                    problems.append(
+                        f"{project.name}/{relative}: {question}={taken} but mentions {value}"
+                    )
     assert not problems, "\n".join(problems[:40])
 
 
-def test_no_file_mentions_a_python_older_than_the_floor(matrix) -> None:
+# A Python release named in a file: 3.N, py3N or python3.N (not inside a longer word or
+# version, and not in an image digest's line).
+PYTHON_MENTION = re.compile(r"(?<![\w.])(?:3\.(\d+)|py3(\d+)|python3\.(\d+))(?![\w])")
+
+
+def test_no_file_mentions_a_python_older_than_the_floor(matrix, distinct) -> None:
+    @functools.cache
+    def pythons(key: FileKey) -> tuple[tuple[int, str], ...]:
+        text = distinct.path[key].read_text(encoding="utf-8")
+        text = re.sub(r"^.*@sha256:.*$", "", text, flags=re.M)  # images aside
+        return tuple(
+            (int(next(group for group in match.groups() if group)), match[0])
+            for match in PYTHON_MENTION.finditer(text)
+        )
+
     problems = []
     for project in matrix.values():
         floor = yaml.safe_load((project / ".copier-answers.yml").read_text())["python_min"]
         minor = int(floor.split(".")[1])
-        older = "|".join(rf"3\.{m}|py3{m}|python3\.{m}" for m in range(8, minor))
-        if not older:
-            continue
-        for path in files(project):
-            relative = path.relative_to(project).as_posix()
-            if relative in GENERATED:
+        for key in distinct.of_project[project]:
+            if key[0] in GENERATED:
                 continue
-            text = re.sub(r"^.*@sha256:.*$", "", path.read_text(encoding="utf-8"), flags=re.M)
-            for match in re.finditer(rf"(?<![\w.])({older})(?![\w])", text):  # images aside
-                problems.append(
-                    f"{project.name}/{relative}: python_min={floor} but mentions {match[0]}"
-                )
+            for found, mention in pythons(key):
+                if 8 <= found < minor:
+                    problems.append(
+                        f"{project.name}/{key[0]}: python_min={floor} but mentions {mention}"
+                    )
     assert not problems, "\n".join(problems[:40])
