@@ -10,7 +10,11 @@ byte:
   name Python records for tracebacks may be an earlier clone's, because copier clones
   the template into a new folder for every render;
 - `from_yaml` per text, handed out as a deep copy, so a template that changes what it
-  parsed cannot change the next render's.
+  parsed cannot change the next render's;
+- copier's question, for every file it writes, whether the destination's git sets
+  `core.fileMode = false` (one `git config` process per file; the answer cannot change
+  during a render): asked once per render, and only when the answer is "false" does
+  copier's own per-file index update run.
 A source that fails (a compile warning, which this suite makes an error; a YAML error) is
 not kept: every later use raises again.
 
@@ -25,13 +29,18 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+from copier._main import Worker
+from copier._vcs import get_git
 from jinja2 import Environment
 from jinja2_ansible_filters import core_filters
+from plumbum import ProcessExecutionError
 
 _compile = Environment.compile
 _from_yaml = core_filters.from_yaml
 _COMPILED: dict[tuple[Any, ...], Any] = {}
 _PARSED: dict[str, Any] = {}
+_sync_mode = Worker._sync_git_index_executable_bit
+_FILE_MODE_OFF = "_render_memo_file_mode_off"  # kept on each Worker, for its one render
 
 
 def _settings(env: Environment) -> tuple[Any, ...]:
@@ -84,13 +93,32 @@ def _memoized_from_yaml(data: Any) -> Any:
     return copy.deepcopy(_PARSED[data])
 
 
+def _file_mode_off(worker: Worker) -> bool:
+    """The guard copier's _sync_git_index_executable_bit starts with, asked once."""
+    if _FILE_MODE_OFF not in worker.__dict__:
+        git = get_git(context_dir=worker.subproject.local_abspath)
+        try:
+            setting = git("config", "--type=bool", "--get", "core.fileMode").strip()
+        except ProcessExecutionError:
+            setting = ""
+        worker.__dict__[_FILE_MODE_OFF] = setting == "false"
+    return worker.__dict__[_FILE_MODE_OFF]
+
+
+def _sync_mode_once(self: Worker, dst_relpath: Any, src_mode: int) -> None:
+    if _file_mode_off(self):
+        _sync_mode(self, dst_relpath, src_mode)
+
+
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
     """Copier's environments take their filters from core_filters when they are made."""
     Environment.compile = _memoized_compile  # type: ignore[method-assign]
     core_filters.from_yaml = _memoized_from_yaml
+    Worker._sync_git_index_executable_bit = _sync_mode_once  # type: ignore[method-assign]
     try:
         yield
     finally:
         Environment.compile = _compile  # type: ignore[method-assign]
         core_filters.from_yaml = _from_yaml
+        Worker._sync_git_index_executable_bit = _sync_mode  # type: ignore[method-assign]
