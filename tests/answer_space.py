@@ -41,6 +41,12 @@ class AnswerSpace:
             for name, details in self._worker.template.questions_data.items()
             if "choices" in details and details.get("when") is not False
         }
+        for details in self._details.values():  # what _refused_by relies on
+            for field in ("choices", "validator"):
+                assert "with context" not in str(details.get(field, "")), details
+        self._refusals: dict[tuple, tuple[str, set[str]] | None] = {}
+        self._choice_lists: dict[tuple, dict[str, str]] = {}
+        self._read_by: dict[str, frozenset[str]] = {}
 
     def _question(self, name: str, context: dict) -> Question:
         worker = self._worker
@@ -69,7 +75,10 @@ class AnswerSpace:
         return result
 
     def _variables(self, template: str) -> set[str]:
-        return meta.find_undeclared_variables(self._worker.jinja_env.parse(template))
+        if template not in self._read_by:
+            parsed = self._worker.jinja_env.parse(template)
+            self._read_by[template] = frozenset(meta.find_undeclared_variables(parsed))
+        return set(self._read_by[template])
 
     @cached_property
     def questions(self) -> dict[str, list[str]]:
@@ -93,13 +102,40 @@ class AnswerSpace:
         answers its validator reads."""
         context = {**self._context, **combination}
         for name, value in combination.items():
-            question = self._question(name, context)
-            for choice, validator in self._choices(name, context):
-                if choice == value and validator and question.render_value(validator).strip():
-                    return name, self._variables(validator) | {name}
-            validator = self._details[name].get("validator")
-            if validator and question.render_value(validator, {name: value}).strip():
+            refused = self._refused_by(name, value, context)
+            if refused is not None:
+                return refused
+        return None
+
+    def _refused_by(self, name: str, value: str, context: dict) -> tuple[str, set[str]] | None:
+        """Whether question `name` refuses `value`, decided once for each combination of
+        the answers its choices and validators read (they import macros without context,
+        so the answers they pass are all they can read): the full run asks this tens of
+        thousands of times."""
+        choices = self._details[name]["choices"]
+        reads = self._variables(choices) if isinstance(choices, str) else set()
+        reads |= self._variables(self._details[name].get("validator") or "")
+        choice_validators = self._choice_validators(name, context, reads)
+        reads |= self._variables(choice_validators.get(value, ""))
+        key = (name, value, tuple(sorted((v, repr(context.get(v))) for v in reads)))
+        if key not in self._refusals:
+            self._refusals[key] = self._refusal_of(name, value, context)
+        return self._refusals[key]
+
+    def _choice_validators(self, name: str, context: dict, reads: set[str]) -> dict[str, str]:
+        key = (name, tuple(sorted((v, repr(context.get(v))) for v in reads)))
+        if key not in self._choice_lists:
+            self._choice_lists[key] = dict(self._choices(name, context))
+        return self._choice_lists[key]
+
+    def _refusal_of(self, name: str, value: str, context: dict) -> tuple[str, set[str]] | None:
+        question = self._question(name, context)
+        for choice, validator in self._choices(name, context):
+            if choice == value and validator and question.render_value(validator).strip():
                 return name, self._variables(validator) | {name}
+        validator = self._details[name].get("validator")
+        if validator and question.render_value(validator, {name: value}).strip():
+            return name, self._variables(validator) | {name}
         return None
 
     def _complete(self, seed: Combination, uncovered: set) -> Combination | None:
