@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import run
-from tests.projects import lock_and_admit
+from tests.projects import clone, lock_and_admit
 from tests.variants import GITLAB, Variant, adapt_for_this_machine
 
 pytestmark = pytest.mark.slow
@@ -87,14 +87,18 @@ def workflow_steps(workflow: dict, job: str) -> list[dict]:
     return [step for step in workflow["jobs"][job]["steps"] if "run" in step]
 
 
-@pytest.mark.parametrize("lock_tool", ["uv", "pip-tools"])
-def test_every_github_run_step_passes(
-    lock_tool, render, fresh_copy, project_env, package_index
-) -> None:
-    variant = Variant(f"github-{lock_tool}", {"lock_tool": lock_tool})
-    repository = first_commit(
-        fresh_copy(render(**variant.answers)), variant, project_env, package_index
-    )
+@pytest.mark.parametrize(
+    "lock_tool",
+    [
+        pytest.param(tool, marks=pytest.mark.xdist_group(f"lock-{tool}"))
+        for tool in ("uv", "pip-tools")
+    ],
+)
+def test_every_github_run_step_passes(lock_tool, lock_project, project_env, tmp_path) -> None:
+    # The maintainer's first commit (the default project, locked and admitted, shared with
+    # the other tests of this lock tool: tests/projects.py), tagged for the release job.
+    repository = clone(lock_project(lock_tool), tmp_path / "repository")
+    run(["git", "tag", "-a", TAG, "-m", TAG], repository, project_env)
     workflows = {
         path.stem: yaml.safe_load(path.read_text())
         for path in (repository / ".github" / "workflows").glob("*.yml")

@@ -9,7 +9,6 @@ test leaves it as it found it."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -17,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run
-from tests.projects import lock_and_admit
-from tests.variants import LOCK_VARIANTS, Variant, adapt_for_this_machine
+from tests.projects import LOCK_TOOLS, clone
 
 pytestmark = pytest.mark.slow
 
@@ -70,23 +68,21 @@ def git(project: Path, env: dict[str, str], *args: str):
     return run(["git", *args], project, env)
 
 
-@pytest.fixture(scope="module", params=LOCK_VARIANTS, ids=lambda v: v.id)
-def project(request, render, tmp_path_factory, project_env, package_index) -> Path:
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(tool, id=tool, marks=pytest.mark.xdist_group(f"lock-{tool}"))
+        for tool in LOCK_TOOLS
+    ],
+)
+def project(request, lock_project, tmp_path_factory, project_env) -> Path:
     """The generated project, committed with its lock file and installed: what a maintainer
-    has after the steps copier prints."""
-    variant: Variant = request.param
+    has after the steps copier prints (a copy of the one each lock tool's tests share)."""
+    tool: str = request.param
     started = time.monotonic()
-    project = tmp_path_factory.mktemp(variant.id) / "project"
-    shutil.copytree(render(**variant.answers), project, symlinks=True)
-    adapt_for_this_machine(project, variant)
-    git(project, project_env, "init", "-q")
-    lock_and_admit(project, project_env, package_index)
-    git(project, project_env, "add", "-A")
-    git(project, project_env, "commit", "-q", "-m", "first commit")
+    project = clone(lock_project(tool), tmp_path_factory.mktemp(tool) / "project")
     make(project, project_env, "install")
-    print(
-        f"\n{variant.id}: generated, locked, admitted and installed in {time.monotonic() - started:.0f} s"
-    )
+    print(f"\n{tool}: locked, admitted and installed in {time.monotonic() - started:.0f} s")
     return project
 
 

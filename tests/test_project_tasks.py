@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run
-from tests.projects import admit, lock_and_admit
-from tests.variants import LOCK_VARIANTS, Variant, adapt_for_this_machine
+from tests.projects import LOCK_TOOLS, admit
 
 pytestmark = pytest.mark.slow
 
@@ -30,18 +29,20 @@ def git(project: Path, env: dict[str, str], *args: str):
 
 
 @pytest.fixture
-def locked(request, render, fresh_copy, project_env, package_index) -> Path:
-    """A freshly generated project after `git init`, `make lock` and `make admit`."""
-    variant: Variant = request.param
-    project = fresh_copy(render(**variant.answers))
-    adapt_for_this_machine(project, variant)
-    git(project, project_env, "init", "-q")
-    lock_and_admit(project, project_env, package_index)
-    return project
+def locked(request, lock_project, project_copy) -> Path:
+    """The generated project after the steps copier prints (`git init`, `make lock`,
+    `make admit`, the first commit): a private copy of the one each lock tool's tests share
+    (tests/projects.py)."""
+    return project_copy(lock_project(request.param))
 
 
 def lock_variants():
-    return pytest.mark.parametrize("locked", LOCK_VARIANTS, ids=lambda v: v.id, indirect=True)
+    """Each lock tool, all of one tool's tests on one xdist worker (one lock per run)."""
+    params = [
+        pytest.param(tool, id=tool, marks=pytest.mark.xdist_group(f"lock-{tool}"))
+        for tool in LOCK_TOOLS
+    ]
+    return pytest.mark.parametrize("locked", params, indirect=True)
 
 
 def add_dependency(project: Path, requirement: str) -> None:
@@ -55,8 +56,6 @@ def add_dependency(project: Path, requirement: str) -> None:
 @lock_variants()
 def test_every_ci_target_passes_on_the_first_commit(locked, project_env) -> None:
     project = locked
-    git(project, project_env, "add", "-A")
-    git(project, project_env, "commit", "-q", "-m", "first commit")
     make(project, project_env, "install")
     checked = make(project, project_env, "check")
     assert "passed" in checked.stdout
@@ -89,9 +88,6 @@ def test_the_lock_pins_every_dependency_with_hashes(locked, project_env) -> None
 
 @lock_variants()
 def test_builds_are_reproducible(locked, project_env) -> None:
-    git(locked, project_env, "add", "-A")
-    git(locked, project_env, "commit", "-q", "-m", "first commit")
-
     def digests() -> dict[str, str]:
         make(locked, project_env, "build")
         return {
