@@ -129,9 +129,9 @@ def snapshot_template(
     dst: Path, env: dict[str, str], tag: str | None = None, *, whole: bool = False
 ) -> Path:
     """Copy the template's working tree (committed or not, minus ignored files) into a
-    fresh git repository at `dst`, commit it, and tag it when asked. Only what copier reads
-    (copier.yml, template/, includes/), so every clone copier makes is small; `whole`
-    copies the repository's every file (tests, data, goldens) too."""
+    fresh git repository at `dst`, commit it, tag it when asked, and pack it. Only what
+    copier reads (copier.yml, template/, includes/), so every clone copier makes is small;
+    `whole` copies the repository's every file (tests, data, goldens) too."""
     for name in working_tree_files():
         if not whole and name.split("/", 1)[0] not in TEMPLATE_PARTS:
             continue
@@ -143,7 +143,14 @@ def snapshot_template(
     run(["git", "commit", "-q", "-m", "template snapshot"], dst, env)
     if tag:
         run(["git", "tag", tag], dst, env)
+    pack(dst, env)
     return dst
+
+
+def pack(repository: Path, env: dict[str, str]) -> None:
+    """Pack the repository's objects, as a git host serves them: copier clones a local
+    template with hard links, and every loose object costs a file and a folder."""
+    run(["git", "gc", "-q"], repository, env)
 
 
 def copier_copy(

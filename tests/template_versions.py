@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.conftest import run
+from tests.conftest import pack, run
 
 NEW_CHECKOUT_SHA = "0123456789abcdef0123456789abcdef01234567"
 AHEAD_CHECKOUT_SHA = "fedcba9876543210fedcba9876543210fedcba98"
@@ -124,3 +124,4 @@ def release(root: Path, tag: str, env: dict[str, str]) -> None:
         change(root)
     run(["git", "commit", "-q", "-am", f"Template {tag}"], root, env)
     run(["git", "tag", tag], root, env)
+    pack(root, env)

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from copier import run_copy, run_update
 
-from tests.conftest import SAMPLE_ANSWERS, run
-from tests.rendering import ROOT, working_tree_files
+from tests.conftest import SAMPLE_ANSWERS, pack, run
+from tests.rendering import ROOT, TEMPLATE_PARTS, working_tree_files
 
 LOCK_TOOLS = ["uv", "pdm", "poetry", "pip-tools"]
 # The last commit of the template before dependency admission: its license-policy.toml
@@ -129,16 +129,21 @@ def releases(tmp_path_factory, env) -> Path:
         ["git", "archive", BEFORE_ADMISSION], cwd=ROOT, capture_output=True, check=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    for entry in root.iterdir():  # only what copier reads, so its clones stay small
+        if entry.name not in {*TEMPLATE_PARTS, "extensions"}:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     run(["git", "init", "-q"], root, env)
     for tag in ("v1.0.0", "v1.1.0", "v1.2.0"):
         if tag != "v1.0.0":
             run(["git", "rm", "-r", "-q", "."], root, env)
             for name in working_tree_files():
-                (root / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / name, root / name)
+                if name.split("/", 1)[0] in TEMPLATE_PARTS:
+                    (root / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(ROOT / name, root / name)
         run(["git", "add", "-A"], root, env)
         run(["git", "commit", "-q", "--allow-empty", "-m", tag], root, env)
         run(["git", "tag", tag], root, env)
+    pack(root, env)
     return root
 
 
