@@ -670,6 +670,11 @@ def test_a_bad_lock_export_is_a_named_error(project) -> None:
     )
     (project.root / "all.txt").write_text("six==1.17.0\n")
     assert "six==1.17.0 has no --hash" in project.run("admit")[2]
+    # docs/dependency-policy.md: a dependency from a URL cannot be admitted, and says why.
+    for url in ("https://example.org/six-1.17.0.tar.gz", "file:///src/six"):
+        (project.root / "all.txt").write_text(f"six @ {url} --hash=sha256:{'0' * 64}\n")
+        code, _, err = project.run("admit")
+        assert code == 2 and "six comes from a URL, not a package index" in err, err
 
 
 # -- organisation scale: extends and imports, pinned by hash ------------------------------

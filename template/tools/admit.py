@@ -560,6 +560,12 @@ def read_lock(path: Path) -> dict[tuple[str, str], Locked]:
         if not line or line.startswith(("#", "-e ", "--", "./", "-r ", "-c ")):
             continue
         match = REQUIREMENT.match(line)
+        if not match and " @ " in line.split(";")[0]:
+            raise Failure(
+                f"{path}: {line.split(' @ ')[0].strip()[:80]} comes from a URL, not a package "
+                "index: admission needs the index's metadata and provenance, so it cannot be "
+                "admitted; publish it to an index (docs/dependency-policy.md)"
+            )
         if not match:
             raise Failure(f"{path}: not a pinned requirement: {line[:120]}")
         hashes = set(HASH.findall(line))
