@@ -43,6 +43,9 @@ def main() -> int:
     parser.add_argument("--shards", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     total = combinations()
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     started = time.monotonic()
     logs = [
         Path(tempfile.mkstemp(prefix=f"full-matrix-{k}-", suffix=".log")[1])
@@ -88,6 +91,7 @@ def main() -> int:
         )
     result = {
         "date": datetime.date.today().isoformat(),
+        "commit": commit,
         "machine": (
             f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
         ),
