@@ -115,13 +115,14 @@ def template_fingerprint(root: Path = ROOT) -> str:
     return digest.hexdigest()[:16]
 
 
-def pairwise_combinations(cache) -> list[dict[str, str]]:
+def pairwise_combinations(config) -> list[dict[str, str]]:
     """The pairwise-covering set of answer combinations (tests/answer_space.py), computed
-    once per template state and kept in pytest's cache."""
+    once per template state and kept in pytest's cache (when pytest runs with one)."""
+    cache = getattr(config, "cache", None)
     from tests.answer_space import AnswerSpace
 
     key = f"template/pairwise/{template_fingerprint()}"
-    rows = cache.get(key, None)
+    rows = cache.get(key, None) if cache is not None else None
     if rows is None:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Path(tmp) / "settings.yml"
@@ -135,5 +136,6 @@ def pairwise_combinations(cache) -> list[dict[str, str]]:
                     del os.environ["COPIER_SETTINGS_PATH"]
                 else:
                     os.environ["COPIER_SETTINGS_PATH"] = previous
-        cache.set(key, rows)
+        if cache is not None:
+            cache.set(key, rows)
     return rows

@@ -25,9 +25,7 @@ PIPELINES = (".gitlab-ci.yml", "cloudbuild.yaml")
 
 
 def test_every_generated_pipeline_passes_the_audit(request, render) -> None:
-    projects = [
-        render(**combination) for combination in pairwise_combinations(request.config.cache)
-    ]
+    projects = [render(**combination) for combination in pairwise_combinations(request.config)]
     audited = [
         project / name for project in projects for name in PIPELINES if (project / name).exists()
     ]

@@ -37,13 +37,13 @@ def clients() -> Clients:
     return install_clients()  # .ci/run installs them first; then this is a no-op
 
 
-def renovate_projects(cache) -> list[dict[str, str]]:
+def renovate_projects(config) -> list[dict[str, str]]:
     """The pairwise matrix's Renovate projects."""
-    return [c for c in pairwise_combinations(cache) if c["dependency_bot"] == "renovate"]
+    return [c for c in pairwise_combinations(config) if c["dependency_bot"] == "renovate"]
 
 
 def test_every_renovate_config_is_valid(request, clients, render, env) -> None:
-    configs = [render(**c) / "renovate.json" for c in renovate_projects(request.config.cache)]
+    configs = [render(**c) / "renovate.json" for c in renovate_projects(request.config)]
     result = validate_renovate_configs(clients, [*configs, ROOT / "renovate.json"], base_env=env)
     assert result.ok, {str(p): v.messages() for p, v in result.files.items() if not v.ok}
 

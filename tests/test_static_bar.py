@@ -47,7 +47,7 @@ def combinations(request) -> list[dict[str, str]]:
     elif request.config.getoption("--structural-matrix"):
         rows = AnswerSpace(request.getfixturevalue("template_dir")).structural()
     else:
-        rows = pairwise_combinations(request.config.cache)
+        rows = pairwise_combinations(request.config)
     shard, shards = map(int, request.config.getoption("--matrix-shard").split("/"))
     return rows[shard - 1 :: shards]
 
