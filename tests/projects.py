@@ -43,11 +43,18 @@ def commit(project: Path, env: dict[str, str], message: str) -> None:
     git(project, env, "commit", "-q", "-m", message)
 
 
+# What a checkout's tools write that names the checkout's own path: a virtual environment
+# and PDM's choice of interpreter (an absolute path into it). A copy that kept them would
+# install into the original's environment; the copy makes its own, as a new checkout does.
+CHECKOUT_BOUND = (".tools", ".venv", ".pdm-python")
+
+
 def clone(project: Path, destination: Path) -> Path:
     """A private copy of a project, its toolchain included (hard links: `.tools` is only
     ever replaced whole, never written in place, so the original stays as it was)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(project, destination, symlinks=True, ignore=shutil.ignore_patterns(".tools"))
+    ignore = shutil.ignore_patterns(*CHECKOUT_BOUND)
+    shutil.copytree(project, destination, symlinks=True, ignore=ignore)
     if (project / ".tools").exists():
         subprocess.run(
             ["cp", "-al", str(project / ".tools"), str(destination / ".tools")], check=True
