@@ -316,6 +316,9 @@ def test_make_lock_takes_only_the_fix_past_the_cooldown_until_it_expires(
     # (two days old against seven) until the exemption expires; nothing else is relaxed.
     admitted = admit(project, project_env, package_index)
     assert "taken before the cooldown ended" in admitted.stdout + admitted.stderr
+    record = tomllib.loads((project / "dependency-admissions.toml").read_text())
+    (fix,) = [e for e in record["distribution"] if e["name"] == "packaging"]
+    assert (fix["version"], fix["basis"]) == ("26.4", f"fast-lane:{entry['advisory']}")
     make(project, project_env, "lock-check", AS_OF)
 
     expired = make(project, project_env, "lock-check", "AS_OF=2026-12-03T00:00:00Z", check=False)
