@@ -3,6 +3,7 @@ the same bytes."""
 
 from __future__ import annotations
 
+import datetime
 import filecmp
 from pathlib import Path
 
@@ -56,6 +57,14 @@ def tree(root: Path) -> set[str]:
 
 def test_the_default_project_has_exactly_these_files(render) -> None:
     assert tree(render()) == DEFAULT_FILES
+
+
+def test_the_licence_names_this_year_unless_told_otherwise(render) -> None:
+    # The golden copies pin the year (tests/rendering.py GOLDEN_YEAR); this is the default.
+    before = datetime.date.today().year
+    license_text = (render() / "LICENSE").read_text()
+    years = {before, datetime.date.today().year}  # the render may cross midnight
+    assert any(f"Copyright (c) {year} " in license_text for year in years), license_text[:200]
 
 
 def test_the_same_answers_render_byte_identical_trees(copie_session, template_dir) -> None:
