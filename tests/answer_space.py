@@ -28,14 +28,15 @@ Combination = dict[str, str]
 
 class AnswerSpace:
     def __init__(self, template_dir: Path) -> None:
+        # Copier wants a destination; nothing is written to it, and it goes once the
+        # default context exists.
+        destination = Path(tempfile.mkdtemp(prefix="answer-space-"))
         self._worker = Worker(
-            src_path=str(template_dir),
-            dst_path=Path(tempfile.mkdtemp(prefix="answer-space-")),
-            defaults=True,
-            quiet=True,
+            src_path=str(template_dir), dst_path=destination, defaults=True, quiet=True
         )
         self._worker._ask()  # the default answers: the context every check starts from
         self._context = self._worker._render_context()
+        destination.rmdir()
         self._details = {
             name: details
             for name, details in self._worker.template.questions_data.items()
