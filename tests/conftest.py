@@ -86,7 +86,7 @@ def clean_env(home: Path) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("PIP_", "UV_", "COPIER_", "PDM_", "POETRY_", "VIRTUAL_ENV"))
-        and key not in {"PYTHONWARNINGS", "PYTHONPATH"}
+        and key not in {"PYTHONWARNINGS", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
     }
     settings = home / "copier-settings.yml"
     settings.parent.mkdir(parents=True, exist_ok=True)

@@ -41,8 +41,6 @@ def fresh_checkout(repository: Path, name: str, env: dict[str, str]) -> Path:
 
 def run_lines(lines: list[str], cwd: Path, env: dict[str, str], name: str) -> None:
     script = "set -e\n" + "\n".join(lines)
-    import time, resource
-    t0 = time.monotonic(); r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         ["bash", "-c", script],
         cwd=cwd,
@@ -52,9 +50,6 @@ def run_lines(lines: list[str], cwd: Path, env: dict[str, str], name: str) -> No
         timeout=900,
         check=False,
     )
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with open("/tmp/steps.log", "a") as log:
-        log.write(f"{time.monotonic()-t0:7.1f}s wall {r1.ru_utime-r0.ru_utime:7.1f}u {r1.ru_stime-r0.ru_stime:6.1f}s {name}\n")
     assert result.returncode == 0, (
         f"job {name} failed\n--- stdout\n{result.stdout[-5000:]}\n--- stderr\n{result.stderr[-5000:]}"
     )
