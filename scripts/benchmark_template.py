@@ -7,7 +7,12 @@ and the test suites' wall time. Writes benchmarks/template.json; the README quot
   from a git checkout of this template, against the same command on a one-file template
   (copier's floor: interpreter start, import, clone, one question, one file), interleaved,
   in one process of this script; the ratio of the medians.
-- Both repositories are packed (`git gc`) after their commit, as a git host serves them.
+- copier's floor for this shape: the same command on a template with the default
+  project's file paths and copier.yml's question names, every file and question trivial
+  (`{{ project_name }}` in each file, `default: x` for each question). What it costs over
+  the one-file floor is copier's own per-file and per-question work, which no template of
+  this size can avoid.
+- All repositories are packed (`git gc`) after their commit, as a git host serves them.
   Copier clones a local template with hardlinks, so loose objects (what a fresh commit
   leaves) cost it a file, and its clean-up a file and a directory, per object: about 0.1 s
   on this template that no user pays.
@@ -35,10 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import copier  # noqa: E402
+import yaml  # noqa: E402
 
 from tests.conftest import clean_env, snapshot_template  # noqa: E402
 
 COPIER = [sys.executable, "-m", "copier"]
+ANSWERS = ".copier-answers.yml"
 
 
 def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -67,6 +74,34 @@ def floor_template(path: Path, env: dict[str, str]) -> Path:
     return pack(path, env)
 
 
+def shape_template(path: Path, project: Path, env: dict[str, str]) -> Path:
+    """The default project's shape with trivial contents: one file per rendered file (the
+    answers file rendered as copier's own), one `str` question per question of copier.yml."""
+    questions = [
+        name
+        for name in yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
+        if not name.startswith("_")
+    ]
+    (path / "template").mkdir(parents=True)
+    (path / "copier.yml").write_text(
+        "_subdirectory: template\n"
+        + "".join(f"{name}:\n  type: str\n  default: x\n" for name in questions)
+    )
+    for file in project.rglob("*"):
+        relative = file.relative_to(project).as_posix()
+        if not file.is_file() or relative.startswith(".git/") or relative == ANSWERS:
+            continue
+        target = path / "template" / f"{relative}.jinja"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("{{ project_name }}\n")
+    (path / "template" / "{{_copier_conf.answers_file}}.jinja").write_text(
+        "{{ _copier_answers|to_nice_yaml -}}\n"
+    )
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "shape"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+    return pack(path, env)
+
+
 def copy_command(template: Path, dst: Path) -> list[str]:
     return [*COPIER, "copy", "--defaults", "--quiet", "--vcs-ref", "HEAD", str(template), str(dst)]
 
@@ -74,19 +109,30 @@ def copy_command(template: Path, dst: Path) -> list[str]:
 def bench_copy(work: Path, env: dict[str, str], runs: int) -> dict:
     template = pack(snapshot_template(work / "template", env), env)
     floor = floor_template(work / "floor", env)
-    ours, base = [], []
+    subprocess.run(copy_command(template, work / "sample"), cwd=work, env=env, check=True)
+    shape = shape_template(work / "shape", work / "sample", env)
+    ours, base, shaped = [], [], []
     for number in range(runs + 1):  # the first round warms the caches and is dropped
         a = timed(copy_command(template, work / f"ours{number}"), work, env)
         b = timed(copy_command(floor, work / f"floor{number}"), work, env)
+        c = timed(copy_command(shape, work / f"shape{number}"), work, env)
         if number:
             ours.append(a)
             base.append(b)
+            shaped.append(c)
     files = sum(1 for p in (work / "ours1").rglob("*") if p.is_file())
+    shape_files = sum(1 for p in (work / "shape1").rglob("*") if p.is_file())
+    assert shape_files == files, (shape_files, files)
     return {
         "template_median_s": round(statistics.median(ours), 3),
         "floor_median_s": round(statistics.median(base), 3),
         "ratio": round(statistics.median(ours) / statistics.median(base), 3),
         "files_rendered": files,
+        # copier's own cost at this shape: the trivial template's ratio to the floor, and
+        # ours to it (what this template's contents and data add).
+        "same_shape_trivial_median_s": round(statistics.median(shaped), 3),
+        "same_shape_ratio": round(statistics.median(shaped) / statistics.median(base), 3),
+        "ratio_to_same_shape": round(statistics.median(ours) / statistics.median(shaped), 3),
         "runs": runs,
     }
 

@@ -5,6 +5,7 @@ table."""
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import sys
 
@@ -67,3 +68,26 @@ def test_the_repository_code_is_lint_clean(env) -> None:
 
 def test_the_repository_pre_commit_configuration_is_valid(env) -> None:
     run([tool("pre-commit"), "validate-config", ".pre-commit-config.yaml"], ROOT, env)
+
+
+def test_the_readme_quotes_the_benchmark_files() -> None:
+    # The README's speed figures are measurements: each one is in benchmarks/.
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    bench = json.loads((ROOT / "benchmarks" / "template.json").read_text())
+    matrix = json.loads((ROOT / "benchmarks" / "full-matrix.json").read_text())
+    copy, update, suites = bench["copy"], bench["update"], bench["suites"]
+    quoted = [
+        f"({copy['files_rendered']} files) copied in {copy['template_median_s']:.2f} s",
+        f"against {copy['floor_median_s']:.2f} s for a one-file template",
+        f"a ratio of {copy['ratio']:.2f}",
+        f"in {copy['same_shape_trivial_median_s']:.2f} s, {copy['same_shape_ratio']:.2f} times the floor",
+        f"({copy['ratio_to_same_shape']:.2f} times that shape)",
+        f"takes {update['update_median_s']:.2f} s, {update['ratio']:.2f} times a copy",
+        f"The default suite took {suites['default_suite_s']:.0f} s",
+        f"full static bar {suites['pairwise_matrix_with_static_bar_s']:.0f} s",
+        f"{matrix['valid_combinations']:,} (225",
+        f"(commit {matrix['commit']})",
+        f"in {matrix['wall_time_s']} s on 2 cores",
+    ]
+    assert matrix["passed"] and all(shard["exit_code"] == 0 for shard in matrix["shards"])
+    assert [text for text in quoted if text not in readme] == []
