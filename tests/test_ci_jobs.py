@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import run
+from tests.github_output import output_of
 from tests.projects import clone, lock_and_admit
 from tests.variants import GITLAB, Variant, adapt_for_this_machine
 
@@ -108,9 +109,12 @@ def test_every_github_run_step_passes(lock_tool, lock_project, project_env, tmp_
         steps = workflow_steps(workflows[workflow], job)
         assert steps, f"{workflow}/{job} runs nothing"
         checkout = fresh_checkout(repository, f"{workflow}-{job}", project_env)
+        outputs = tmp_path / f"{workflow}-{job}.outputs"  # the job's $GITHUB_OUTPUT
+        outputs.write_text("")
         for step in steps:  # each step in its own shell, with its own env, as on GitHub
             env = {
                 **project_env,
+                "GITHUB_OUTPUT": str(outputs),
                 **{
                     k: re.sub(r"\$\{\{ github.ref_name \}\}", TAG, str(v))
                     for k, v in step.get("env", {}).items()
@@ -125,3 +129,10 @@ def test_every_github_run_step_passes(lock_tool, lock_project, project_env, tmp_
                 refused = run(["make", "zizmor"], checkout, no_token, check=False)
                 assert refused.returncode != 0 and "needs a GitHub token" in refused.stderr
             run_lines([step["run"]], checkout, env, f"{workflow}/{job}: {step['name']}")
+    # The publish job's first check, on what the build job made: the sha256 it recorded.
+    publish = workflows["release"]["jobs"]["publish"]["steps"]
+    assert publish[1]["env"] == {"SHA256": "${{ needs.build.outputs.sha256 }}"}
+    built = repository.parent / "jobs" / "release-build"
+    sha256 = output_of(tmp_path / "release-build.outputs")["sha256"]
+    assert len(sha256.splitlines()) == 2, sha256
+    run_lines([publish[1]["run"]], built, {**project_env, "SHA256": sha256}, "publish: check")

@@ -3,12 +3,15 @@ Build and ActiveState, each from the repository hosts it can serve."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.github_output import output_of
 from tests.variants import ACTIVESTATE, GOOGLE, PUBLISHER_VARIANTS, Variant
 
 DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
@@ -208,7 +211,7 @@ def test_github_publishes_after_the_checks_and_the_rebuild(render) -> None:
         assert targets and set(targets) <= TOOLCHAIN_ONLY, (name, targets)
     build = [step.get("run", "") for step in jobs["build"]["steps"]]
     assert make_targets(build) == ["release-check", "build"]
-    assert build.index("make build") == len(build) - 2, "after the build: only the upload"
+    assert build.index("make build") == len(build) - 3, "after the build: its sha256, the upload"
     assert jobs["build"]["steps"][0]["with"]["fetch-depth"] == 0
 
 
@@ -222,20 +225,22 @@ def test_github_signs_and_verifies_provenance_after_approval_then_publishes(rend
     uses = [step.get("uses", "run").split("@")[0] for step in steps]
     assert uses == [
         "actions/download-artifact",
+        "run",
         "actions/attest-build-provenance",
         "run",
         "pypa/gh-action-pypi-publish",
         "actions/upload-artifact",
-    ], "nothing but the files, their provenance and the upload in the job with the tokens"
+    ], "nothing but the files, their check, provenance and the upload in the job with the tokens"
     assert [s["with"]["name"] for s in steps if "download-artifact" in s.get("uses", "")] == [
         "distributions"
     ]
-    verify = steps[2]["run"]
+    assert steps[1]["env"] == {"SHA256": "${{ needs.build.outputs.sha256 }}"}
+    verify = steps[3]["run"]
     for flag in ("gh attestation verify", "--signer-workflow", "/.github/workflows/release.yml",
                  '--source-ref "$REF"', "--deny-self-hosted-runners"):  # fmt: skip
         assert flag in verify
-    assert steps[2]["env"]["REF"] == "${{ github.ref }}"
-    assert steps[3]["with"]["attestations"] is True
+    assert steps[3]["env"]["REF"] == "${{ github.ref }}"
+    assert steps[4]["with"]["attestations"] is True
     # A private repository without artifact attestations switches them off with a variable
     # (RELEASING.md); PyPI's PEP 740 attestations stay, and nothing else is skipped.
     gated = [s.get("name") for job in jobs.values() for s in job.get("steps", []) if "if" in s]
@@ -244,12 +249,60 @@ def test_github_signs_and_verifies_provenance_after_approval_then_publishes(rend
         for job in jobs.values() for s in job.get("steps", []) if "if" in s
     )  # fmt: skip
     assert len(gated) == 4 and "pypa/gh-action-pypi-publish" not in str(gated)
-    assert "if" not in steps[3]
+    assert "if" not in steps[4]
     assert jobs["github"]["permissions"] == {"contents": "write"}
     assert "${TAG}.provenance.intoto.jsonl" in jobs["github"]["steps"][-1]["run"]
     for name, job in jobs.items():
         for step in job.get("steps", []):
             assert "cache" not in str(step.get("with", {})), name
+
+
+def test_every_job_checks_the_distributions_against_the_sha256_the_build_job_recorded(
+    render, tmp_path
+) -> None:
+    # A later job of the run (the tests run the project's dependencies) could replace the
+    # `distributions` artifact; the build job's output cannot be changed after it ends.
+    jobs = github_release(render)["jobs"]
+    assert jobs["build"]["outputs"] == {"sha256": "${{ steps.sha256.outputs.sha256 }}"}
+    record = next(step for step in jobs["build"]["steps"] if step.get("id") == "sha256")
+    checks = {}
+    for name, job in jobs.items():
+        steps = job.get("steps", [])
+        for index, step in enumerate(steps):
+            if step.get("with", {}).get("name") == "distributions" and "download" in step["uses"]:
+                assert "build" in job["needs"], name
+                checks[name] = steps[index + 1]
+    assert set(checks) == {"rebuild", "publish", "verify", "github"}
+    assert all(step == checks["publish"] | {"run": step["run"]} for step in checks.values())
+
+    # The generated scripts themselves, with bash: the build job records, a later job checks.
+    build = tmp_path / "build"
+    (build / "dist").mkdir(parents=True)
+    for name in ("my_project-0.1.0-py3-none-any.whl", "my_project-0.1.0.tar.gz"):
+        (build / "dist" / name).write_bytes(name.encode())
+    output = tmp_path / "github-output"
+    output.write_text("")
+    subprocess.run(["bash", "-e", "-c", record["run"]], cwd=build, check=True,
+                   env={"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output)})  # fmt: skip
+    sha256 = output_of(output)["sha256"]
+    assert len(sha256.splitlines()) == 2
+
+    def check(digests: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "-e", "-c", checks["publish"]["run"]], cwd=build,
+                              env={"PATH": os.environ["PATH"], "SHA256": digests},
+                              capture_output=True, text=True, check=False)  # fmt: skip
+
+    assert check(sha256).returncode == 0
+    assert check("").returncode != 0, "no recorded sha256: nothing is accepted"
+    (build / "dist" / "my_project-0.1.0.tar.gz").write_bytes(b"swapped")
+    assert check(sha256).returncode != 0, "a replaced file"
+    (build / "dist" / "my_project-0.1.0.tar.gz").write_bytes(b"my_project-0.1.0.tar.gz")
+    (build / "dist" / "my_project-0.1.1-py3-none-any.whl").write_bytes(b"extra")
+    refused = check(sha256)
+    assert refused.returncode != 0 and "not the ones the build job made" in refused.stderr
+    (build / "dist" / "my_project-0.1.1-py3-none-any.whl").unlink()
+    (build / "dist" / "my_project-0.1.0.tar.gz").unlink()
+    assert check(sha256).returncode != 0, "a missing file"
 
 
 def test_every_github_grant_says_why(render) -> None:

@@ -1,0 +1,18 @@
+"""What GitHub Actions steps hand to later steps and jobs, read as the runner reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def output_of(path: Path) -> dict[str, str]:
+    """The outputs a step wrote to $GITHUB_OUTPUT (NAME<<DELIMITER blocks and NAME=VALUE)."""
+    outputs, lines = {}, iter(path.read_text().splitlines())
+    for line in lines:
+        name, heredoc, delimiter = line.partition("<<")
+        if heredoc:
+            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        else:
+            key, _, value = line.partition("=")
+            outputs[key] = value
+    return outputs
