@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -433,6 +434,13 @@ class FakeGitLab(BaseHTTPRequestHandler):
     def body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length", 0)))
 
+    def page(self, items: list) -> list:
+        """One page of a list, as GitLab pages them (per_page at most 100, 20 if not given)."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        size = min(int(query.get("per_page", ["20"])[0]), 100)
+        number = int(query.get("page", ["1"])[0])
+        return items[(number - 1) * size : number * size]
+
     def do_PUT(self) -> None:
         if not self.allowed():
             return
@@ -457,13 +465,13 @@ class FakeGitLab(BaseHTTPRequestHandler):
             listing = [
                 {"id": p["id"], "name": k[0], "version": k[1]} for k, p in self.packages.items()
             ]
-            return self.reply(200, listing)
+            return self.reply(200, self.page(listing))
         if match := re.fullmatch(
             r"/api/v4/projects/42/packages/(\d+)/package_files\?.*", self.path
         ):
             for package in self.packages.values():
                 if package["id"] == int(match[1]):
-                    return self.reply(200, package["files"])
+                    return self.reply(200, self.page(package["files"]))
         match = re.fullmatch(r"/api/v4/projects/42/releases/([^/]+)", self.path)
         if match and match[1] in self.releases:
             return self.reply(200, self.releases[match[1]])
@@ -531,3 +539,18 @@ def test_the_gitlab_release_keeps_every_file_with_the_job_token_only(gitlab, tmp
     assert wrong.returncode == 1 and "401" in wrong.stderr
     outside = run_tool("gitlab_release", *args, env={**env, "CI_COMMIT_TAG": ""})
     assert outside.returncode == 1 and "CI_COMMIT_TAG is not set" in outside.stderr
+
+
+def test_a_changed_file_is_refused_after_a_hundred_releases_too(gitlab, tmp_path) -> None:
+    # The registry lists packages a page at a time: the release's own package may be on
+    # page 2, and its files must still be found, or the sha256 guard would be silent.
+    env, api = gitlab
+    for number in range(150):
+        api.packages["release-assets", f"0.0.{number}"] = {"id": number + 1, "files": []}
+    api.packages["release-assets", "v0.1.0"] = {
+        "id": 999,
+        "files": [{"file_name": "my_project-0.1.0.tar.gz", "file_sha256": "0" * 64}],
+    }
+    (tmp_path / "my_project-0.1.0.tar.gz").write_bytes(b"another sdist")
+    changed = run_tool("gitlab_release", str(tmp_path / "my_project-0.1.0.tar.gz"), env=env)
+    assert changed.returncode == 1 and "a release's files never change" in changed.stderr
