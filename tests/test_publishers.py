@@ -127,12 +127,13 @@ GATE = {"lock", "test", "lint", "security"}
 
 
 def make_targets(commands: list[str]) -> list[str]:
-    """The make targets a job's script runs, in order."""
+    """The make targets a job's script runs, in order (a line of a `run:` block each)."""
     return [
         target
         for command in commands
-        if command.startswith("make ")
-        for target in command.split("#")[0].split()[1:]
+        for line in command.splitlines()
+        if line.startswith("make ")
+        for target in line.split("#")[0].split()[1:]
         if "=" not in target
     ]
 
