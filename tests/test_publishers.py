@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.github_output import output_of
-from tests.variants import ACTIVESTATE, GOOGLE, PUBLISHER_VARIANTS, Variant
+from tests.variants import ACTIVESTATE, GITLAB, GOOGLE, PUBLISHER_VARIANTS, Variant
 
 DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
@@ -164,6 +164,24 @@ def test_gitlab_publishes_after_every_check_and_the_rebuild(render) -> None:
     assert jobs["build"]["variables"]["GIT_DEPTH"] == "0", "the default-branch check needs history"
     assert needs(jobs, "release") >= {"publish", "verify-published", "evidence"}
     assert needs(jobs, "verify-published") >= {"publish", "build"}
+
+
+def test_a_gitlab_tag_name_reaches_the_release_commands_as_a_variable_only(render) -> None:
+    # git allows `$(`, `;` and backquotes in a tag's name: make must not paste it into a
+    # command line, where the shell would run it.
+    project = render(**GITLAB)
+    tag = "v0.1.0$(touch${IFS}pwned)`id`"
+    printed = subprocess.run(
+        ["make", "-n", "--no-print-directory", "provenance-check", "gitlab-release"],
+        cwd=project, env={"PATH": os.environ["PATH"], "CI_COMMIT_TAG": tag},
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "pwned" not in printed and "`id`" not in printed, printed
+    assert printed.count("${CI_COMMIT_TAG}") == 4  # the provenance identity, three file names
+    assert '@refs/tags/${CI_COMMIT_TAG}"' in printed
+    for line in printed.splitlines():
+        if "${CI_COMMIT_TAG}" in line:
+            assert re.search(r'"[^"]*\$\{CI_COMMIT_TAG\}[^"]*"', line), line  # inside quotes
 
 
 def test_gitlab_signs_only_in_the_protected_publish_job(render) -> None:
