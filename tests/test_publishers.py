@@ -364,7 +364,8 @@ def test_cloud_build_runs_as_the_dedicated_account_with_pinned_images(render) ->
     for step in build["steps"]:
         assert DIGEST.match(step["name"]), step["name"]
         assert step["entrypoint"] == "make"
-    assert build["substitutions"]["_DEFAULT_BRANCH"] == "main"
+    assert build["steps"][0]["env"] == ["TAG=$TAG_NAME", "DEFAULT_BRANCH=main"]
+    assert set(build["substitutions"]) == {"_EVIDENCE_BUCKET"}, "nothing a run may change"
     ci = project / ".github" / "workflows" / "ci.yml"
     assert yaml.safe_load(ci.read_text())[True]["push"]["tags"] == ["v*"], "checks on the tag"
 
