@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from tests.conftest import run
+from tests.github_output import output_of
 from tests.index_server import PROVENANCE, IndexServer
 from tests.projects import lock_and_admit
 from tests.variants import Variant, adapt_for_this_machine
@@ -299,11 +300,15 @@ def test_a_dependency_with_a_pth_file_cannot_touch_the_uploaded_files(
     # The build job's steps, in a fresh clone, as the runner runs them.
     workflow = yaml.safe_load((project / ".github" / "workflows" / "release.yml").read_text())
     job = clone("build-job")
+    outputs = tmp_path / "build-job.outputs"  # the job's $GITHUB_OUTPUT
+    outputs.write_text("")
     for step in workflow["jobs"]["build"]["steps"]:
         if "run" in step:
-            env = {**project_env, **step.get("env", {}), "TAG": TAG}
+            env = {**project_env, **step.get("env", {}), "TAG": TAG, "GITHUB_OUTPUT": str(outputs)}
             run(["bash", "-e", "-c", step["run"]], job, env)
     assert digests(job / "dist") == expected, "the uploaded files are what make build made"
+    recorded = [line.split() for line in output_of(outputs)["sha256"].splitlines()]
+    assert {name: digest for digest, name in recorded} == expected, "and what later jobs check"
 
     # Admission stops it: a local wheel is on no index, so `make install` refuses the lock.
     refused = make(job, project_env, "install", check=False)
