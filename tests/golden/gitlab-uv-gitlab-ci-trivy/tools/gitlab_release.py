@@ -73,29 +73,31 @@ class Api:
 PER_PAGE = 100
 
 
-def every_page(api: Api, path: str, what: str) -> list[dict]:
+def every_page(api: Api, path: str, query: dict[str, str], what: str) -> list[dict]:
     """Every item of a paginated list, page after page until a short one."""
     items: list[dict] = []
-    for page in range(1, 10_000):
-        status, batch = api.call("GET", f"{path}&per_page={PER_PAGE}&page={page}")
+    page = 1
+    while True:
+        pages = urllib.parse.urlencode({**query, "per_page": PER_PAGE, "page": page})
+        status, batch = api.call("GET", f"{path}?{pages}")
         if status != 200 or not isinstance(batch, list):
             raise Refused(f"cannot list {what} ({status}): {batch}")
         items += batch
         if len(batch) < PER_PAGE:
-            break
-    return items
+            return items
+        page += 1
 
 
 def existing_files(api: Api, version: str) -> dict[str, str]:
     """File name -> sha256 of what the registry already holds for this release (a project
     keeps one generic package version per release: after a hundred, they span pages)."""
-    query = urllib.parse.urlencode({"package_type": "generic", "package_name": PACKAGE})
+    query = {"package_type": "generic", "package_name": PACKAGE}
     found: dict[str, str] = {}
-    for item in every_page(api, f"/packages?{query}", "the package registry"):
+    for item in every_page(api, "/packages", query, "the package registry"):
         if item.get("name") != PACKAGE or item.get("version") != version:
             continue
         files = every_page(
-            api, f"/packages/{item['id']}/package_files?", f"the files of {PACKAGE} {version}"
+            api, f"/packages/{item['id']}/package_files", {}, f"the files of {PACKAGE} {version}"
         )
         for entry in files:
             found[entry["file_name"]] = entry.get("file_sha256") or ""
