@@ -11,7 +11,14 @@ def output_of(path: Path) -> dict[str, str]:
     for line in lines:
         name, heredoc, delimiter = line.partition("<<")
         if heredoc:
-            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
+            block = []
+            for value in lines:
+                if value == delimiter:
+                    break
+                block.append(value)
+            else:
+                raise ValueError(f"{name}: no closing {delimiter} line")
+            outputs[name] = "\n".join(block)
         else:
             key, _, value = line.partition("=")
             outputs[key] = value
