@@ -184,6 +184,18 @@ def test_a_gitlab_tag_name_reaches_the_release_commands_as_a_variable_only(rende
             assert re.search(r'"[^"]*\$\{CI_COMMIT_TAG\}[^"]*"', line), line  # inside quotes
 
 
+def test_no_environment_variable_points_the_release_check_at_other_signers(render) -> None:
+    # CI variables reach make as environment variables; the signers file is the tagged
+    # commit's own, whatever they say.
+    for answers in ({}, GITLAB):
+        printed = subprocess.run(
+            ["make", "-n", "--no-print-directory", "release-check"],
+            cwd=render(**answers), env={"PATH": os.environ["PATH"], "ALLOWED_SIGNERS": "nofile"},
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert "tools/release_check.py --signers .allowed_signers" in printed, printed
+
+
 def test_gitlab_signs_only_in_the_protected_publish_job(render) -> None:
     pipeline = gitlab_pipeline(render)
     publish = pipeline["publish"]
