@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.github_output import output_of
+from tests.index_server import IndexServer
 from tests.variants import ACTIVESTATE, GITLAB, GOOGLE, PUBLISHER_VARIANTS, Variant
 
 DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
@@ -334,6 +335,26 @@ def test_every_job_checks_the_distributions_against_the_sha256_the_build_job_rec
     (build / "dist" / "my_project-0.1.1-py3-none-any.whl").unlink()
     (build / "dist" / "my_project-0.1.0.tar.gz").unlink()
     assert check(sha256).returncode != 0, "a missing file"
+
+
+def test_releasing_fetches_the_files_to_verify_as_bytes_from_the_index(render, tmp_path) -> None:
+    # RELEASING.md's first verification step, run with bash against a local index that
+    # serves PyPI's JSON API: it downloads exactly the release's files, and builds nothing.
+    releasing = (render() / "RELEASING.md").read_text()
+    step = releasing.split("# 1. The files, from PyPI", 1)[1].split("\n\n", 1)[0]
+    command = step.split("\n", 2)[2]  # after the comment's two lines
+    files = {
+        "my_project-0.1.0.tar.gz": b"an sdist",
+        "my_project-0.1.0-py3-none-any.whl": b"a wheel",
+    }
+    with IndexServer() as index:
+        index.publish("my-project", "0.1.0", files)
+        local = command.replace("https://pypi.org", index.address).replace("X.Y.Z", "0.1.0")
+        assert local != command
+        subprocess.run(["bash", "-e", "-o", "pipefail", "-c", local], cwd=tmp_path, check=True,
+                       env={"PATH": os.environ["PATH"]})  # fmt: skip
+    fetched = {path.name: path.read_bytes() for path in (tmp_path / "check").iterdir()}
+    assert fetched == files
 
 
 def test_every_github_grant_says_why(render) -> None:
